@@ -1,0 +1,104 @@
+// Package activities is where an order touches the outside world: it asks a
+// Provider for a machine, bootstraps the playground on it over SSH and gives
+// the machine back. Every activity is idempotent per order, because Temporal
+// retries it after any failure, including a worker that died mid-call.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lnplaylive/lnplaylive/infra"
+)
+
+// Bootstrapper turns a fresh host into the customer's playground and returns
+// one connection string per node, in node order.
+type Bootstrapper interface {
+	Bootstrap(ctx context.Context, orderID string, nodeCount int, host infra.Host, progress func(step string, nodesReady int)) ([]string, error)
+}
+
+// Activities holds the dependencies of the order activities. Workflows call
+// its methods through a nil *Activities; the worker registers a real one.
+type Activities struct {
+	Provider     infra.Provider // nil: no capacity configured
+	Bootstrapper Bootstrapper   // nil: bootstrap not configured
+}
+
+// ErrNotConfigured is retried, not failed: an operator who configures a
+// provider and restarts the worker within the deployment deadline still
+// gets the order deployed.
+var ErrNotConfigured = errors.New("not configured on this worker")
+
+// AcquireInput asks for a place for an order.
+type AcquireInput struct {
+	Spec infra.Spec `json:"spec"`
+}
+
+// AcquireHost gets the order its machine (a new VM, or a slot in a pool).
+func (a *Activities) AcquireHost(ctx context.Context, in AcquireInput) (infra.Host, error) {
+	if a.Provider == nil {
+		return infra.Host{}, fmt.Errorf("acquire host for order %s: provider %w", in.Spec.OrderID, ErrNotConfigured)
+	}
+	host, err := a.Provider.Acquire(ctx, in.Spec, heartbeater(ctx))
+	if err != nil {
+		return infra.Host{}, fmt.Errorf("acquire host for order %s: %w", in.Spec.OrderID, err)
+	}
+	return host, nil
+}
+
+// BootstrapInput asks for the playground on a host.
+type BootstrapInput struct {
+	OrderID   string     `json:"order_id"`
+	NodeCount int        `json:"node_count"`
+	Host      infra.Host `json:"host"`
+}
+
+// BootstrapResult is what the customer receives.
+type BootstrapResult struct {
+	ConnectionStrings []string `json:"connection_strings"`
+}
+
+// Bootstrap installs and starts the playground and collects its connection strings.
+func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (BootstrapResult, error) {
+	if a.Bootstrapper == nil {
+		return BootstrapResult{}, fmt.Errorf("bootstrap order %s: bootstrapper %w", in.OrderID, ErrNotConfigured)
+	}
+	progress := func(step string, nodesReady int) {
+		activity.RecordHeartbeat(ctx, step, nodesReady)
+	}
+	conns, err := a.Bootstrapper.Bootstrap(ctx, in.OrderID, in.NodeCount, in.Host, progress)
+	if err != nil {
+		return BootstrapResult{}, fmt.Errorf("bootstrap order %s: %w", in.OrderID, err)
+	}
+	if len(conns) != in.NodeCount {
+		return BootstrapResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("bootstrap order %s: got %d connection strings for %d nodes", in.OrderID, len(conns), in.NodeCount),
+			"BootstrapIncomplete", nil)
+	}
+	return BootstrapResult{ConnectionStrings: conns}, nil
+}
+
+// ReleaseInput gives an order's machine back.
+type ReleaseInput struct {
+	OrderID string `json:"order_id"`
+}
+
+// ReleaseHost deletes the order's machine. Releasing what is already gone
+// succeeds, so the workflow can call it after any partial failure.
+func (a *Activities) ReleaseHost(ctx context.Context, in ReleaseInput) error {
+	if a.Provider == nil {
+		return fmt.Errorf("release host of order %s: provider %w", in.OrderID, ErrNotConfigured)
+	}
+	if err := a.Provider.Release(ctx, in.OrderID, heartbeater(ctx)); err != nil {
+		return fmt.Errorf("release host of order %s: %w", in.OrderID, err)
+	}
+	return nil
+}
+
+func heartbeater(ctx context.Context) func(string) {
+	return func(detail string) { activity.RecordHeartbeat(ctx, detail) }
+}

@@ -1,0 +1,50 @@
+// Package infra holds the outside world the worker deploys onto: a Provider
+// gives an order a machine to run on; subpackages talk to Hetzner Cloud and
+// to machines over SSH.
+package infra
+
+import (
+	"context"
+	"time"
+)
+
+// Spec is what an order needs from a provider.
+type Spec struct {
+	OrderID   string
+	NodeCount int
+	// ExpiresAt is the paid end of the order; providers record it on what
+	// they create so the sweeper can judge it without Temporal.
+	ExpiresAt time.Time
+}
+
+// Host is the place an order runs: reachable over SSH with a pinned host key,
+// node i serving on PortBase+i of Address.
+type Host struct {
+	// ID is the provider's handle for the place (a Hetzner server id).
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	SSHPort int    `json:"ssh_port"`
+	SSHUser string `json:"ssh_user"`
+	// HostKey is the SSH host public key in authorized_keys form. It is
+	// public, but it is pinned: a server offering any other key is refused.
+	HostKey  string `json:"host_key"`
+	PortBase int    `json:"port_base"`
+}
+
+// Lease is a place that exists at a provider, as the sweeper sees it.
+type Lease struct {
+	ID        string
+	OrderID   string
+	CreatedAt time.Time
+	// ExpiresAt is zero when the provider did not record it.
+	ExpiresAt time.Time
+}
+
+// Provider gives orders somewhere to run. Every method is idempotent per
+// order: Acquire twice returns the same Host, Release of something already
+// gone succeeds. That is what lets Temporal retry them safely.
+type Provider interface {
+	Acquire(ctx context.Context, spec Spec, heartbeat func(detail string)) (Host, error)
+	Release(ctx context.Context, orderID string, heartbeat func(detail string)) error
+	List(ctx context.Context) ([]Lease, error)
+}

@@ -1,0 +1,72 @@
+package order
+
+import "time"
+
+// InvoiceStatus is the SPEC §3 invoice_status.
+type InvoiceStatus string
+
+const (
+	InvoiceUnpaid  InvoiceStatus = "unpaid"
+	InvoicePaid    InvoiceStatus = "paid"
+	InvoiceExpired InvoiceStatus = "expired"
+)
+
+// DeploymentStatus is the SPEC §3 deployment_details.status.
+type DeploymentStatus string
+
+const (
+	StartingDeployment DeploymentStatus = "starting_deployment"
+	Provisioned        DeploymentStatus = "provisioned"
+	Expired            DeploymentStatus = "expired"
+	Failed             DeploymentStatus = "failed"
+)
+
+// NotDeployed is deployment_details before payment.
+const NotDeployed = "not_deployed"
+
+// PluginVersion is reported as lnlive_plugin_version.
+const PluginVersion = "v0.1.0"
+
+// Progress tells the customer how far a deployment got.
+type Progress struct {
+	Step       string `json:"step"`
+	NodesReady int    `json:"nodes_ready"`
+	NodeCount  int    `json:"node_count"`
+}
+
+// Deployment is deployment_details once an order is paid.
+type Deployment struct {
+	PluginVersion     string           `json:"lnlive_plugin_version"`
+	VMExpirationDate  string           `json:"vm_expiration_date"`
+	Status            DeploymentStatus `json:"status"`
+	ConnectionStrings []string         `json:"connection_strings,omitempty"`
+	Progress          *Progress        `json:"progress,omitempty"`
+	Error             string           `json:"error,omitempty"`
+}
+
+// StatusReply is the result of lnplaylive-invoicestatus. DeploymentDetails is
+// either NotDeployed or a *Deployment, as SPEC §3 shows.
+type StatusReply struct {
+	InvoiceID         ID            `json:"invoice_id"`
+	PaymentType       string        `json:"payment_type"`
+	InvoiceStatus     InvoiceStatus `json:"invoice_status"`
+	DeploymentDetails any           `json:"deployment_details"`
+}
+
+// CreateReply is the result of lnplaylive-createorder.
+type CreateReply struct {
+	NodeCount       int    `json:"node_count"`
+	Hours           int    `json:"hours"`
+	ExpiresAfter    string `json:"expires_after"`
+	BOLT11InvoiceID ID     `json:"bolt11_invoice_id"`
+	BOLT11Invoice   string `json:"bolt11_invoice"`
+}
+
+// FormatTime renders SPEC timestamps: UTC, RFC 3339, whole seconds, "Z".
+func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// VMExpiration is when a paid order's environment is deleted: payment time
+// plus the hours bought.
+func VMExpiration(paidAt time.Time, hours int) time.Time {
+	return paidAt.Add(time.Duration(hours) * time.Hour)
+}

@@ -1,0 +1,53 @@
+// Package workflows holds the Temporal workflows of lnplaylive: the life of
+// one order (OrderWorkflow) and the sweeper that catches leaked machines.
+package workflows
+
+import (
+	"time"
+
+	"github.com/lnplaylive/lnplaylive/order"
+)
+
+// Names shared by the plugin, the worker and operators' tools.
+const (
+	DefaultTaskQueue = "lnplaylive-orders"
+	// SignalPaid carries a Payment: the order's invoice is paid in lightningd.
+	SignalPaid = "paid"
+	// QueryStatus returns the order's State.
+	QueryStatus = "status"
+)
+
+// OrderInput is everything the workflow needs to know when it starts. It is
+// rebuilt from the invoice alone when the plugin has to signal-with-start.
+type OrderInput struct {
+	OrderID          order.ID  `json:"order_id"`
+	NodeCount        int       `json:"node_count"`
+	Hours            int       `json:"hours"`
+	AmountMsat       uint64    `json:"amount_msat"`
+	InvoiceExpiresAt time.Time `json:"invoice_expires_at"`
+}
+
+// Payment is the SignalPaid payload: what lightningd recorded when the invoice
+// was paid. PaidAt is lightningd's paid_at, never the clock of whoever
+// relayed it, so a late relay cannot shorten or lengthen the order.
+type Payment struct {
+	InvoiceStatus      string    `json:"invoice_status"`
+	PayIndex           uint64    `json:"pay_index"`
+	PaidAt             time.Time `json:"paid_at"`
+	AmountReceivedMsat uint64    `json:"amount_received_msat"`
+}
+
+// State is what QueryStatus returns: the order as the customer sees it.
+type State struct {
+	InvoiceStatus order.InvoiceStatus `json:"invoice_status"`
+	// Deployment is nil until the order is paid.
+	Deployment *order.Deployment `json:"deployment,omitempty"`
+}
+
+// Result is the workflow's return value. The plugin reads it to tell an
+// order that ended unpaid (a late payment must still deploy) from one that
+// was already served (a repeated payment must not deploy twice).
+type Result struct {
+	Paid   bool                   `json:"paid"`
+	Status order.DeploymentStatus `json:"status,omitempty"`
+}

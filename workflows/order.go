@@ -1,0 +1,260 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/order"
+)
+
+// Activity options, chosen per call and explained here because they are the
+// promises of SPEC §4 in numbers.
+var (
+	// Creating a VM is a POST plus a wait for its action (about a minute at
+	// Hetzner). The provider finds a VM it already made for the order, so a
+	// retry never makes a second one. Non-retryable errors (invalid token,
+	// unknown server type) fail at once; everything else is retried for up
+	// to 20 minutes before the order fails.
+	acquireOptions = workflow.ActivityOptions{
+		StartToCloseTimeout:    10 * time.Minute,
+		ScheduleToCloseTimeout: 20 * time.Minute,
+		HeartbeatTimeout:       time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    2 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	}
+	// The bootstrap waits for cloud-init and pulls images: minutes, with a
+	// heartbeat per step. It is safe to run again after a partial run.
+	bootstrapOptions = workflow.ActivityOptions{
+		StartToCloseTimeout:    15 * time.Minute,
+		ScheduleToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:       2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    5,
+		},
+	}
+	// Deleting is retried until it succeeds: a VM nobody pays for must not
+	// survive an API outage. The interval caps at 30 s so a returning API is
+	// used within the SPEC's 10-minute bound with room to spare.
+	releaseOptions = workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	}
+)
+
+// OrderWorkflow is the life of one order, SPEC §3–4: wait for the payment or
+// the invoice's expiry; on payment acquire a host, bootstrap the playground,
+// serve it until vm_expiration_date, then release the host.
+func OrderWorkflow(ctx workflow.Context, in OrderInput) (Result, error) {
+	o := &orderRun{in: in, state: State{InvoiceStatus: order.InvoiceUnpaid}}
+	if err := o.setup(ctx); err != nil {
+		return Result{}, err
+	}
+	return o.run(ctx)
+}
+
+type orderRun struct {
+	in      OrderInput
+	state   State
+	payment *Payment
+	paidCh  workflow.ReceiveChannel
+}
+
+func (o *orderRun) setup(ctx workflow.Context) error {
+	o.paidCh = workflow.GetSignalChannel(ctx, SignalPaid)
+	return workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return o.state, nil })
+}
+
+func (o *orderRun) run(ctx workflow.Context) (Result, error) {
+	logger := workflow.GetLogger(ctx)
+	if !o.awaitPayment(ctx) {
+		o.state.InvoiceStatus = order.InvoiceExpired
+		logger.Info("invoice expired unpaid")
+		return Result{Paid: false}, nil
+	}
+
+	expiration := order.VMExpiration(o.payment.PaidAt, o.in.Hours)
+	o.state.InvoiceStatus = order.InvoicePaid
+	o.state.Deployment = &order.Deployment{
+		PluginVersion:    order.PluginVersion,
+		VMExpirationDate: order.FormatTime(expiration),
+		Status:           order.StartingDeployment,
+	}
+	logger.Info("order paid", "PayIndex", o.payment.PayIndex, "VMExpiration", expiration)
+
+	// Whatever happens from here on, the host is released on a context that
+	// cancellation of the workflow cannot reach.
+	defer o.release(ctx)
+
+	conns, err := o.deploy(ctx, expiration)
+	if err != nil {
+		if temporal.IsCanceledError(err) || ctx.Err() != nil {
+			o.state.Deployment.Status = order.Expired
+			return Result{Paid: true, Status: order.Expired}, err
+		}
+		o.state.Deployment.Status = order.Failed
+		o.state.Deployment.Error = customerError(err)
+		o.state.Deployment.Progress = nil
+		logger.Error("deployment failed for good", "Error", err)
+		return Result{Paid: true, Status: order.Failed}, nil
+	}
+	o.state.Deployment.Status = order.Provisioned
+	o.state.Deployment.ConnectionStrings = conns
+	o.state.Deployment.Progress = nil
+
+	o.serveUntil(ctx, expiration)
+	return Result{Paid: true, Status: order.Expired}, nil
+}
+
+// awaitPayment blocks until a valid payment arrives or the invoice expires.
+// When the expiry timer fires it still drains the signal channel: a payment
+// that lightningd accepted just before expires_at may be relayed after it,
+// and it must deploy, not vanish with the workflow.
+func (o *orderRun) awaitPayment(ctx workflow.Context) bool {
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	expired := false
+	wait := o.in.InvoiceExpiresAt.Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		expired = true
+	}
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(o.paidCh, func(c workflow.ReceiveChannel, _ bool) {
+		var p Payment
+		c.Receive(ctx, &p)
+		o.acceptPayment(ctx, p)
+	})
+	if !expired {
+		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { expired = true })
+	}
+	for o.payment == nil && !expired {
+		sel.Select(ctx)
+	}
+	o.drainPayments(ctx)
+	return o.payment != nil
+}
+
+// acceptPayment records the first valid payment; repeats are ignored, which
+// is what makes the plugin's at-least-once relay safe.
+func (o *orderRun) acceptPayment(ctx workflow.Context, p Payment) {
+	logger := workflow.GetLogger(ctx)
+	switch {
+	case o.payment != nil:
+		logger.Info("payment signal repeated; ignored", "PayIndex", p.PayIndex)
+	case p.InvoiceStatus != string(order.InvoicePaid):
+		logger.Warn("payment signal for an invoice lightningd does not report paid; refused",
+			"InvoiceStatus", p.InvoiceStatus)
+	case p.PaidAt.IsZero():
+		logger.Warn("payment signal without paid_at; refused", "PayIndex", p.PayIndex)
+	case p.AmountReceivedMsat < o.in.AmountMsat:
+		logger.Warn("payment below the order's price; refused",
+			"ReceivedMsat", p.AmountReceivedMsat, "PriceMsat", o.in.AmountMsat)
+	default:
+		o.payment = &p
+	}
+}
+
+func (o *orderRun) drainPayments(ctx workflow.Context) {
+	for {
+		var p Payment
+		if !o.paidCh.ReceiveAsync(&p) {
+			return
+		}
+		o.acceptPayment(ctx, p)
+	}
+}
+
+// deploy acquires a host and bootstraps the playground on it.
+func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string, error) {
+	var a *activities.Activities
+	var host infra.Host
+	spec := infra.Spec{OrderID: o.in.OrderID.String(), NodeCount: o.in.NodeCount, ExpiresAt: expiration}
+	o.setProgress("acquiring_host", 0)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, acquireOptions),
+		a.AcquireHost, activities.AcquireInput{Spec: spec}).Get(ctx, &host)
+	if err != nil {
+		return nil, fmt.Errorf("acquire host: %w", err)
+	}
+	o.setProgress("bootstrapping", 0)
+	var boot activities.BootstrapResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bootstrapOptions),
+		a.Bootstrap, activities.BootstrapInput{OrderID: spec.OrderID, NodeCount: spec.NodeCount, Host: host}).Get(ctx, &boot)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return boot.ConnectionStrings, nil
+}
+
+func (o *orderRun) setProgress(step string, ready int) {
+	o.state.Deployment.Progress = &order.Progress{Step: step, NodesReady: ready, NodeCount: o.in.NodeCount}
+}
+
+// serveUntil sleeps durably until the paid time is over. A worker that was
+// down at that moment fires the timer as soon as it is back.
+func (o *orderRun) serveUntil(ctx workflow.Context, expiration time.Time) {
+	wait := expiration.Sub(workflow.Now(ctx))
+	if wait <= 0 {
+		return
+	}
+	done := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(workflow.NewTimer(ctx, wait), func(workflow.Future) { done = true })
+	sel.AddReceive(o.paidCh, func(c workflow.ReceiveChannel, _ bool) {
+		var p Payment
+		c.Receive(ctx, &p)
+		o.acceptPayment(ctx, p)
+	})
+	for !done && ctx.Err() == nil {
+		sel.Select(ctx)
+	}
+}
+
+// release gives the host back, retrying until it succeeds, on a context
+// that survives the workflow's cancellation.
+func (o *orderRun) release(ctx workflow.Context) {
+	var a *activities.Activities
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, releaseOptions),
+		a.ReleaseHost, activities.ReleaseInput{OrderID: o.in.OrderID.String()}).Get(dctx, nil)
+	if err != nil {
+		// Only reachable if the retry policy is changed to give up; the
+		// sweeper is the safety net then.
+		workflow.GetLogger(ctx).Error("release host failed; the sweeper will delete it", "Error", err)
+		return
+	}
+	if o.state.Deployment.Status != order.Failed {
+		o.state.Deployment.Status = order.Expired
+		o.state.Deployment.ConnectionStrings = nil
+	}
+	o.drainPayments(ctx)
+}
+
+// customerError is the reason a customer sees for a failed deployment: the
+// innermost application error's message, without Temporal's wrapping.
+func customerError(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return "deployment failed: " + appErr.Error()
+	}
+	var timeoutErr *temporal.TimeoutError
+	if errors.As(err, &timeoutErr) {
+		return "deployment failed: timed out"
+	}
+	return "deployment failed"
+}

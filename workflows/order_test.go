@@ -1,0 +1,228 @@
+package workflows
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/order"
+)
+
+var a *activities.Activities
+
+const testOrder = order.ID("8d33e17d-0385-46c0-82f2-16c989f7b112")
+
+func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, OrderInput) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{})
+	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	env.SetStartTime(start)
+	in := OrderInput{
+		OrderID: testOrder, NodeCount: 8, Hours: 48, AmountMsat: 76_800_000,
+		InvoiceExpiresAt: start.Add(300 * time.Second),
+	}
+	return env, in
+}
+
+func paidAt(env *testsuite.TestWorkflowEnvironment) Payment {
+	return Payment{InvoiceStatus: "paid", PayIndex: 7, PaidAt: env.Now().Truncate(time.Second), AmountReceivedMsat: 76_800_000}
+}
+
+func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryStatus)
+	require.NoError(t, err)
+	var s State
+	require.NoError(t, v.Get(&s))
+	return s
+}
+
+var testHost = infra.Host{ID: "42", Address: "203.0.113.7", SSHPort: 22, SSHUser: "root", HostKey: "ssh-ed25519 AAAA", PortBase: 6000}
+
+func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
+	env, in := newEnv(t)
+	conns := make([]string, 8)
+	for i := range conns {
+		conns[i] = "conn-" + string(rune('1'+i))
+	}
+	var pay Payment
+	var expiresAt time.Time
+	env.RegisterDelayedCallback(func() {
+		s := query(t, env)
+		require.Equal(t, order.InvoiceUnpaid, s.InvoiceStatus)
+		require.Nil(t, s.Deployment)
+		pay = paidAt(env)
+		expiresAt = pay.PaidAt.Add(48 * time.Hour)
+		env.SignalWorkflow(SignalPaid, pay)
+	}, time.Minute)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.MatchedBy(func(in activities.AcquireInput) bool {
+		return in.Spec.OrderID == testOrder.String() && in.Spec.NodeCount == 8 && in.Spec.ExpiresAt.Equal(expiresAt)
+	})).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, activities.BootstrapInput{OrderID: testOrder.String(), NodeCount: 8, Host: testHost}).
+		Return(activities.BootstrapResult{ConnectionStrings: conns}, nil).Once()
+	var releasedAt time.Time
+	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).
+		Run(func(mock.Arguments) { releasedAt = env.Now() }).Return(nil).Once()
+	// Mid-way through the paid time the order is provisioned.
+	env.RegisterDelayedCallback(func() {
+		s := query(t, env)
+		require.Equal(t, order.InvoicePaid, s.InvoiceStatus)
+		require.Equal(t, order.Provisioned, s.Deployment.Status)
+		require.Equal(t, conns, s.Deployment.ConnectionStrings)
+		require.Equal(t, order.FormatTime(expiresAt), s.Deployment.VMExpirationDate)
+		require.Equal(t, order.PluginVersion, s.Deployment.PluginVersion)
+	}, 24*time.Hour)
+
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, Result{Paid: true, Status: order.Expired}, res)
+	require.False(t, releasedAt.Before(expiresAt), "released at %s, before expiry %s", releasedAt, expiresAt)
+	require.Less(t, releasedAt.Sub(expiresAt), time.Minute)
+	s := query(t, env)
+	require.Equal(t, order.Expired, s.Deployment.Status)
+	require.Empty(t, s.Deployment.ConnectionStrings, "runes stay out of an expired order's status")
+	env.AssertExpectations(t)
+}
+
+func TestUnpaidInvoiceExpires(t *testing.T) {
+	env, in := newEnv(t)
+	env.RegisterDelayedCallback(func() {
+		require.Equal(t, order.InvoiceUnpaid, query(t, env).InvoiceStatus)
+	}, 299*time.Second)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.False(t, res.Paid)
+	s := query(t, env)
+	require.Equal(t, order.InvoiceExpired, s.InvoiceStatus)
+	require.Nil(t, s.Deployment)
+	env.AssertNotCalled(t, "AcquireHost", mock.Anything, mock.Anything)
+}
+
+func TestLongestOrderSleepsDurablyFor504Hours(t *testing.T) {
+	env, in := newEnv(t)
+	in.Hours = 504
+	in.AmountMsat = 200_000 * 8 * 504
+	var pay Payment
+	env.RegisterDelayedCallback(func() {
+		pay = paidAt(env)
+		pay.AmountReceivedMsat = in.AmountMsat
+		env.SignalWorkflow(SignalPaid, pay)
+	}, time.Second)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil)
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil)
+	var releasedAt time.Time
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Run(func(mock.Arguments) { releasedAt = env.Now() }).Return(nil).Once()
+	env.RegisterDelayedCallback(func() {
+		require.Equal(t, order.Provisioned, query(t, env).Deployment.Status)
+	}, 503*time.Hour)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	want := pay.PaidAt.Add(504 * time.Hour)
+	require.False(t, releasedAt.Before(want), "released at %s, paid %s", releasedAt, pay.PaidAt)
+	require.Less(t, releasedAt.Sub(want), time.Minute)
+	env.AssertExpectations(t)
+}
+
+func TestRepeatedPaymentSignalDeploysOnce(t *testing.T) {
+	env, in := newEnv(t)
+	env.RegisterDelayedCallback(func() {
+		p := paidAt(env)
+		env.SignalWorkflow(SignalPaid, p)
+		env.SignalWorkflow(SignalPaid, p)
+	}, time.Second)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Hour)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
+	// The first payment's time decides the expiration, not the repeat's.
+	require.Equal(t, order.FormatTime(in.InvoiceExpiresAt.Add(-299*time.Second).Add(48*time.Hour)), query(t, env).Deployment.VMExpirationDate)
+}
+
+func TestPaymentSignalNotReportedPaidIsRefused(t *testing.T) {
+	env, in := newEnv(t)
+	env.RegisterDelayedCallback(func() {
+		p := paidAt(env)
+		p.InvoiceStatus = "expired"
+		env.SignalWorkflow(SignalPaid, p)
+		short := paidAt(env)
+		short.AmountReceivedMsat = 1
+		env.SignalWorkflow(SignalPaid, short)
+	}, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.False(t, res.Paid)
+	require.Equal(t, order.InvoiceExpired, query(t, env).InvoiceStatus)
+}
+
+// A payment lightningd accepted just before expires_at but relayed after the
+// invoice expired (Temporal was down) arrives by signal-with-start: the run
+// begins after the expiry with the payment already waiting. It must deploy.
+func TestPaymentRelayedAfterInvoiceExpiryStillDeploys(t *testing.T) {
+	env, in := newEnv(t)
+	pay := paidAt(env)
+	in.InvoiceExpiresAt = pay.PaidAt.Add(time.Second)
+	pay.PaidAt = pay.PaidAt.Add(-time.Hour)
+	in.InvoiceExpiresAt = pay.PaidAt.Add(time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, pay) }, 0)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.True(t, res.Paid)
+	env.AssertExpectations(t)
+	// The paid time counts from lightningd's paid_at, not from the relay.
+	require.Equal(t, order.FormatTime(pay.PaidAt.Add(48*time.Hour)), query(t, env).Deployment.VMExpirationDate)
+}
+
+func TestDeploymentThatFailsForGoodReleasesHostAndReportsFailed(t *testing.T) {
+	env, in := newEnv(t)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Second)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).
+		Return(activities.BootstrapResult{}, temporal.NewNonRetryableApplicationError("host key mismatch", "HostKeyMismatch", errors.New("x"))).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).Return(nil).Once()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, Result{Paid: true, Status: order.Failed}, res)
+	s := query(t, env)
+	require.Equal(t, order.Failed, s.Deployment.Status)
+	require.Contains(t, s.Deployment.Error, "host key mismatch")
+	env.AssertExpectations(t)
+}
+
+func TestReleaseIsRetriedUntilItSucceeds(t *testing.T) {
+	env, in := newEnv(t)
+	in.Hours = 3
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Second)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil)
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil)
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(errors.New("503 from the API")).Times(6)
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
+	require.Equal(t, order.Expired, query(t, env).Deployment.Status)
+}
