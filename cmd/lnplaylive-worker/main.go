@@ -1,0 +1,26 @@
+// Command lnplaylive-worker runs lnplaylive's Temporal workflows and
+// activities. Configuration comes from the environment; see README.md.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/worker"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	cfg := worker.ConfigFromEnv()
+	acts := &activities.Activities{}
+	if err := worker.Run(ctx, cfg, acts, log); err != nil {
+		log.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,182 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/niftynei/glightning/glightning"
+
+	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/plugin/cln"
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// Option names, as `lightningd --lnplaylive-…` takes them.
+const (
+	OptTemporalAddress   = "lnplaylive-temporal-address"
+	OptTemporalNamespace = "lnplaylive-temporal-namespace"
+	OptTemporalAPIKey    = "lnplaylive-temporal-api-key"
+	OptTemporalTLSCert   = "lnplaylive-temporal-tls-cert"
+	OptTemporalTLSKey    = "lnplaylive-temporal-tls-key"
+	OptTemporalTLSCA     = "lnplaylive-temporal-tls-ca"
+	OptTaskQueue         = "lnplaylive-task-queue"
+	OptPrices            = "lnplaylive-prices"
+	OptMinHours          = "lnplaylive-min-hours"
+	OptMaxHours          = "lnplaylive-max-hours"
+	OptInvoiceExpiry     = "lnplaylive-invoice-expiry"
+	OptStatusCacheMillis = "lnplaylive-status-cache-ms"
+)
+
+// Manifest entries: glightning builds the usage strings from the json tags.
+type createOrderManifest struct {
+	notDispatched
+	NodeCount json.RawMessage `json:"node_count"`
+	Hours     json.RawMessage `json:"hours"`
+}
+
+func (*createOrderManifest) Name() string     { return "lnplaylive-createorder" }
+func (*createOrderManifest) New() interface{} { return &createOrderManifest{} }
+
+type invoiceStatusManifest struct {
+	notDispatched
+	PaymentType json.RawMessage `json:"payment_type"`
+	InvoiceID   json.RawMessage `json:"invoice_id"`
+}
+
+func (*invoiceStatusManifest) Name() string     { return "lnplaylive-invoicestatus" }
+func (*invoiceStatusManifest) New() interface{} { return &invoiceStatusManifest{} }
+
+// notDispatched is unexported so glightning's usage builder skips it.
+type notDispatched = NotDispatched
+
+// Main runs the plugin process: it returns when lightningd closes stdin.
+func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	h := NewHost(stdout)
+	log := h.Logger()
+	defaults := order.DefaultProducts()
+	for _, o := range []glightning.Option{
+		glightning.NewStringOption(OptTemporalAddress, "Temporal frontend host:port", temporalconn.DefaultAddress),
+		glightning.NewStringOption(OptTemporalNamespace, "Temporal namespace", temporalconn.DefaultNamespace),
+		glightning.NewStringOption(OptTemporalAPIKey, "Temporal API key (enables TLS); empty for none", ""),
+		glightning.NewStringOption(OptTemporalTLSCert, "Temporal mTLS client certificate file", ""),
+		glightning.NewStringOption(OptTemporalTLSKey, "Temporal mTLS client key file", ""),
+		glightning.NewStringOption(OptTemporalTLSCA, "CA file for Temporal's server certificate", ""),
+		glightning.NewStringOption(OptTaskQueue, "Temporal task queue of the lnplaylive worker", workflows.DefaultTaskQueue),
+		glightning.NewStringOption(OptPrices, "node_count:msat_per_node_hour,… (the products on sale)", order.DefaultPrices),
+		glightning.NewIntOption(OptMinHours, "fewest hours an order may buy", defaults.MinHours),
+		glightning.NewIntOption(OptMaxHours, "most hours an order may buy", defaults.MaxHours),
+		glightning.NewIntOption(OptInvoiceExpiry, "seconds a customer has to pay an order's invoice", int(defaults.InvoiceExpiry/time.Second)),
+		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 500),
+	} {
+		if err := h.AddOption(o); err != nil {
+			return err
+		}
+	}
+
+	var svc *Service
+	for _, m := range []Method{
+		{Manifest: &createOrderManifest{}, Description: "Create an order: a BOLT11 invoice for node_count nodes during hours", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+			return svc.CreateOrder(ctx, p)
+		}},
+		{Manifest: &invoiceStatusManifest{}, Description: "Show an order's payment and deployment status", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+			return svc.InvoiceStatus(ctx, p)
+		}},
+	} {
+		if err := h.AddMethod(m); err != nil {
+			return err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h.OnInit(func(info InitInfo) error {
+		opt := optionReader{opts: info.Options}
+		products := order.Products{
+			MinHours:      opt.int(OptMinHours),
+			MaxHours:      opt.int(OptMaxHours),
+			InvoiceExpiry: time.Duration(opt.int(OptInvoiceExpiry)) * time.Second,
+		}
+		rates, err := order.ParsePrices(opt.str(OptPrices))
+		if err != nil {
+			return fmt.Errorf("--%s: %w", OptPrices, err)
+		}
+		products.RateMsat = rates
+		if err := products.Validate(); err != nil {
+			return err
+		}
+		if opt.err != nil {
+			return opt.err
+		}
+		tcfg := temporalconn.Config{
+			Address: opt.str(OptTemporalAddress), Namespace: opt.str(OptTemporalNamespace),
+			APIKey:      opt.str(OptTemporalAPIKey),
+			TLSCertPath: opt.str(OptTemporalTLSCert), TLSKeyPath: opt.str(OptTemporalTLSKey), TLSCAPath: opt.str(OptTemporalTLSCA),
+		}
+		tc, err := tcfg.NewLazyClient(log)
+		if err != nil {
+			return err
+		}
+		rpcPath := filepath.Join(info.LightningDir, info.RPCFile)
+		rpc, err := cln.Dial(ctx, rpcPath, "lnplaylive")
+		if err != nil {
+			return err
+		}
+		waitRPC, err := cln.Dial(ctx, rpcPath, "lnplaylive-follower")
+		if err != nil {
+			return err
+		}
+		cfg := Config{
+			TaskQueue: opt.str(OptTaskQueue),
+			Products:  products,
+			StatusTTL: time.Duration(opt.int(OptStatusCacheMillis)) * time.Millisecond,
+		}
+		svc = NewService(cfg, rpc, tc, log)
+		follower := NewFollower(waitRPC, tc, cfg.TaskQueue, log)
+		go func() {
+			if err := follower.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("payment follower stopped; restart the plugin to resume", "error", err)
+			}
+		}()
+		log.Info("lnplaylive ready", "temporal", tcfg.Address, "namespace", tcfg.Namespace,
+			"task_queue", cfg.TaskQueue, "products", opt.str(OptPrices))
+		return nil
+	})
+	return h.Run(ctx, stdin)
+}
+
+// optionReader reads typed option values, remembering the first mismatch.
+type optionReader struct {
+	opts map[string]glightning.Option
+	err  error
+}
+
+// str and int read what init carried. lightningd sends every option that is
+// set or has a default, so a missing value means a lightningd we do not know.
+func (r *optionReader) str(name string) string {
+	if o, ok := r.opts[name]; ok {
+		if s, ok := o.GetValue().(string); ok {
+			return s
+		}
+	}
+	if r.err == nil {
+		r.err = fmt.Errorf("--%s: missing or not a string", name)
+	}
+	return ""
+}
+
+func (r *optionReader) int(name string) int {
+	if o, ok := r.opts[name]; ok {
+		if n, ok := o.GetValue().(int); ok {
+			return n
+		}
+	}
+	if r.err == nil {
+		r.err = fmt.Errorf("--%s: missing or not an integer", name)
+	}
+	return 0
+}

@@ -1,0 +1,184 @@
+// Package plugin is lnplaylive inside lightningd: the two order methods and
+// the payment follower that hands every paid invoice to its order's workflow.
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/plugin/cln"
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// Config is the plugin's configuration, from its lightningd options.
+type Config struct {
+	TaskQueue string
+	Products  order.Products
+	// StatusTTL bounds how stale a paid order's deployment status may be
+	// (see statusCache).
+	StatusTTL time.Duration
+}
+
+// Lightning is the part of lightningd's RPC the order methods use.
+type Lightning interface {
+	CreateInvoice(ctx context.Context, req cln.InvoiceRequest) (cln.NewInvoice, error)
+	InvoiceByLabel(ctx context.Context, label string) (cln.Invoice, bool, error)
+	DeleteInvoice(ctx context.Context, label, status string) error
+}
+
+// Service implements the plugin's RPC methods.
+type Service struct {
+	cfg      Config
+	ln       Lightning
+	temporal client.Client
+	log      *slog.Logger
+	now      func() time.Time
+	statuses *statusCache
+}
+
+// NewService wires the order methods to lightningd and Temporal.
+func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *Service {
+	s := &Service{cfg: cfg, ln: ln, temporal: tc, log: log, now: time.Now}
+	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.queryState)
+	return s
+}
+
+// ErrUnavailable means the order service cannot take the call right now;
+// nothing was created and the caller may try again.
+var ErrUnavailable = errors.New("order service temporarily unavailable, try again")
+
+// Temporal calls from an RPC method are bounded: a caller is better served
+// by a clear error than by a hang while Temporal is down.
+const temporalCallTimeout = 10 * time.Second
+
+// CreateOrder is lnplaylive-createorder (SPEC §2).
+//
+// The invoice is created before the workflow is started. Every other order
+// leaves a window for loss: a workflow without an invoice is harmless (it
+// expires), but an invoice is only ever shown to a customer after its
+// workflow exists; and should the workflow start fail, the unseen invoice is
+// deleted. Even an invoice that survived that (lightningd died in between)
+// and were somehow paid would still deploy: the payment follower turns every
+// paid lnplaylive invoice into a signal-with-start of its workflow.
+func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*order.CreateReply, error) {
+	req, err := order.ParseCreateOrder(params, s.cfg.Products)
+	if err != nil {
+		return nil, err
+	}
+	id := order.NewID()
+	created := s.now()
+	amount := s.cfg.Products.PriceMsat(req)
+	inv, err := s.ln.CreateInvoice(ctx, cln.InvoiceRequest{
+		AmountMsat:  amount,
+		Label:       id.Label(),
+		Description: order.Description(req),
+		Expiry:      uint64(s.cfg.Products.InvoiceExpiry / time.Second),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create invoice: %w", err)
+	}
+	in := workflows.OrderInput{
+		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours,
+		AmountMsat: amount, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(),
+	}
+	tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+	defer cancel()
+	if _, err := s.temporal.ExecuteWorkflow(tctx, startOptions(id, s.cfg.TaskQueue), workflows.OrderWorkflow, in); err != nil {
+		s.log.Warn("start order workflow failed; withdrawing its invoice", "order", id, "error", err)
+		// A fresh context: the caller's may be what ran out.
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer dcancel()
+		if derr := s.ln.DeleteInvoice(dctx, id.Label(), cln.StatusUnpaid); derr != nil {
+			s.log.Error("withdraw invoice failed; a payment would still deploy through the follower",
+				"order", id, "error", derr)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount)
+	return &order.CreateReply{
+		NodeCount:       req.NodeCount,
+		Hours:           req.Hours,
+		ExpiresAfter:    order.FormatTime(created.Add(time.Duration(req.Hours) * time.Hour)),
+		BOLT11InvoiceID: id,
+		BOLT11Invoice:   inv.Bolt11,
+	}, nil
+}
+
+func startOptions(id order.ID, taskQueue string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    id.WorkflowID(),
+		TaskQueue:             taskQueue,
+		WorkflowIDReusePolicy: reusePolicyRejectDuplicate,
+		// An order's workflow is started exactly once by createorder; a
+		// second start with the same id is a bug to report, not to absorb.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+}
+
+// InvoiceStatus is lnplaylive-invoicestatus (SPEC §3). It is polled every
+// second per open order, so it asks lightningd first (cheap, local) and
+// Temporal only for paid orders, through a short-lived cache.
+func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*order.StatusReply, error) {
+	id, err := order.ParseInvoiceStatus(params)
+	if err != nil {
+		return nil, err
+	}
+	inv, found, err := s.ln.InvoiceByLabel(ctx, id.Label())
+	if err != nil {
+		return nil, fmt.Errorf("look up invoice: %w", err)
+	}
+	if !found {
+		return nil, order.ErrNoSuchOrder
+	}
+	reply := &order.StatusReply{InvoiceID: id, PaymentType: order.PaymentTypeBolt11, DeploymentDetails: order.NotDeployed}
+	switch inv.Status {
+	case cln.StatusUnpaid:
+		reply.InvoiceStatus = order.InvoiceUnpaid
+	case cln.StatusExpired:
+		reply.InvoiceStatus = order.InvoiceExpired
+	case cln.StatusPaid:
+		reply.InvoiceStatus = order.InvoicePaid
+		d, err := s.deployment(ctx, id, inv)
+		if err != nil {
+			return nil, err
+		}
+		reply.DeploymentDetails = d
+	default:
+		return nil, fmt.Errorf("invoice %s has unknown status %q", id.Label(), inv.Status)
+	}
+	return reply, nil
+}
+
+// deployment answers for a paid order: from the workflow's state when it has
+// seen the payment, otherwise from the invoice itself (the payment is being
+// relayed, or the workflow is gone from Temporal's retention).
+func (s *Service) deployment(ctx context.Context, id order.ID, inv cln.Invoice) (*order.Deployment, error) {
+	st, err := s.statuses.get(ctx, id)
+	if err == nil && st.Deployment != nil {
+		return st.Deployment, nil
+	}
+	if err != nil && !errors.Is(err, errWorkflowNotFound) {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	req, derr := order.ParseDescription(inv.Description)
+	if derr != nil {
+		return nil, fmt.Errorf("paid invoice %s: %w", inv.Label, derr)
+	}
+	expiration := order.VMExpiration(time.Unix(inv.PaidAt, 0), req.Hours)
+	status := order.StartingDeployment
+	if errors.Is(err, errWorkflowNotFound) && !s.now().Before(expiration) {
+		status = order.Expired
+	}
+	return &order.Deployment{
+		PluginVersion:    order.PluginVersion,
+		VMExpirationDate: order.FormatTime(expiration),
+		Status:           status,
+	}, nil
+}

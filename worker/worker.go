@@ -1,0 +1,80 @@
+// Package worker hosts lnplaylive's workflows and activities: configuration
+// from the environment, the Temporal client, registration, run.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// Config is the worker's configuration.
+type Config struct {
+	Temporal  temporalconn.Config
+	TaskQueue string
+}
+
+// ConfigFromEnv reads TEMPORAL_* like the temporal CLI, and LNPLAYLIVE_*.
+func ConfigFromEnv() Config {
+	c := Config{Temporal: temporalconn.FromEnv(), TaskQueue: os.Getenv("LNPLAYLIVE_TASK_QUEUE")}
+	if c.TaskQueue == "" {
+		c.TaskQueue = workflows.DefaultTaskQueue
+	}
+	return c
+}
+
+// Register puts the workflows and activities on w.
+func Register(w sdkworker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflow(workflows.OrderWorkflow)
+	w.RegisterActivity(acts)
+}
+
+// Dial connects to Temporal, waiting for it while ctx lasts: a worker
+// started before its server (as compose and `make run` may do) just waits.
+func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger) (client.Client, error) {
+	opts, err := cfg.Options(log)
+	if err != nil {
+		return nil, err
+	}
+	backoff := 200 * time.Millisecond
+	for {
+		c, err := client.DialContext(ctx, opts)
+		if err == nil {
+			return c, nil
+		}
+		log.Warn("waiting for Temporal", "address", cfg.Address, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.Address, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// Run serves the task queue until ctx ends.
+func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog.Logger) error {
+	c, err := Dial(ctx, cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := sdkworker.New(c, cfg.TaskQueue, sdkworker.Options{})
+	Register(w, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
+	}
+	log.Info("worker running", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
