@@ -14,7 +14,8 @@ import (
 
 var errWorkflowNotFound = errors.New("order workflow not found")
 
-// statusCache serves paid orders' states for up to ttl after a query. The
+// statusCache serves paid orders' states for up to ttl after a query, and
+// the last known state while Temporal cannot be asked. The
 // workflow stays the single source of truth; the cache only bounds how often
 // a thousand polling front ends ask it. Concurrent misses for one order share
 // one query. It keeps no goroutine or timer per order: stale entries are
@@ -46,6 +47,7 @@ func (c *statusCache) get(ctx context.Context, id order.ID) (workflows.State, er
 	now := c.now()
 	fresh := e != nil && (!isDone(e.done) || (e.err == nil && now.Sub(e.fetched) < c.ttl))
 	if !fresh {
+		prev := e
 		e = &statusEntry{done: make(chan struct{})}
 		c.entries[id] = e
 		c.sweepLocked(now)
@@ -56,6 +58,13 @@ func (c *statusCache) get(ctx context.Context, id order.ID) (workflows.State, er
 		close(e.done)
 		if err != nil && c.entries[id] == e {
 			delete(c.entries, id) // errors are not cached
+			// While Temporal cannot answer, the last state it gave is a
+			// better answer than none: stale-if-error.
+			if prev != nil && prev.err == nil && !errors.Is(err, errWorkflowNotFound) {
+				c.entries[id] = prev
+				c.mu.Unlock()
+				return prev.state, nil
+			}
 		}
 		c.mu.Unlock()
 		return st, err
@@ -70,12 +79,14 @@ func (c *statusCache) get(ctx context.Context, id order.ID) (workflows.State, er
 }
 
 func (c *statusCache) sweepLocked(now time.Time) {
-	if now.Sub(c.swept) < c.ttl {
+	// Entries are kept for a while past their ttl, for stale-if-error.
+	const keep = time.Minute
+	if now.Sub(c.swept) < keep {
 		return
 	}
 	c.swept = now
 	for id, e := range c.entries {
-		if isDone(e.done) && now.Sub(e.fetched) >= c.ttl {
+		if isDone(e.done) && now.Sub(e.fetched) >= keep+c.ttl {
 			delete(c.entries, id)
 		}
 	}

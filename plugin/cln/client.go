@@ -35,7 +35,7 @@ const (
 	CodeInvoiceNotFound      = 905
 	CodeInvoiceStatusChanged = 906
 	CodeDatastoreExists      = 1202
-	CodeDatastoreMissing     = 1200
+	CodeDatastoreNotExists   = 1203
 )
 
 // IsCode reports whether err is a lightningd error with that code.

@@ -1,0 +1,36 @@
+# lnplaylive. `make run` and `make test` work on a fresh Debian machine with Go.
+SHELL := /bin/bash
+GO ?= go
+TEMPORAL_CLI_VERSION := v1.5.1
+BIN := $(CURDIR)/bin
+
+.PHONY: build run test temporal deps vet bench clean
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The Temporal CLI (dev server + Web UI). v1.9.x cannot be `go install`ed
+# (its go.mod has a replace directive); v1.5.1 can, in about 3.5 minutes cold.
+temporal: $(BIN)/temporal
+$(BIN)/temporal:
+	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+# What the tests need from Debian: OpenSSH's sshd for the SSH/SFTP tests.
+deps:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+		echo "installing openssh-server"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+test: deps temporal vet
+	$(GO) test -count=1 -timeout 15m ./...
+
+run: build temporal
+	./scripts/run.sh
+
+clean:
+	rm -rf $(BIN) .data

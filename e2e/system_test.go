@@ -1,0 +1,235 @@
+// Package e2e runs lnplaylive end to end: the built plugin binary under the
+// lightningd stand-in, the built worker binary, and a real Temporal dev
+// server on SQLite.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lnplaylive/lnplaylive/internal/clntest"
+	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/order"
+)
+
+// system is one lnplaylive installation under test.
+type system struct {
+	t         *testing.T
+	temporal  *devserver.Server
+	node      *clntest.Node
+	plugin    *clntest.Plugin
+	pluginCfg clntest.PluginConfig
+	worker    *process
+	workerEnv []string
+	taskQueue string
+}
+
+type options struct {
+	invoiceExpiry int // seconds
+}
+
+func newSystem(t *testing.T, o options) *system {
+	t.Helper()
+	pluginBin, err := testbin.Path("lnplaylive-plugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerBin, err := testbin.Path("lnplaylive-worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &system{t: t, temporal: devserver.Start(t), node: clntest.NewNode(t), taskQueue: "lnplaylive-" + strings.ToLower(t.Name())}
+	if o.invoiceExpiry == 0 {
+		o.invoiceExpiry = 300
+	}
+	s.pluginCfg = clntest.PluginConfig{
+		Path:      pluginBin,
+		Developer: true, // lightningd --developer passes --developer to plugins
+		Options: map[string]any{
+			"lnplaylive-temporal-address": s.temporal.Address(),
+			"lnplaylive-task-queue":       s.taskQueue,
+			"lnplaylive-invoice-expiry":   o.invoiceExpiry,
+			"lnplaylive-status-cache-ms":  100,
+		},
+	}
+	s.workerEnv = []string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue}
+	s.worker = startProcess(t, workerBin, s.workerEnv)
+	s.startPlugin()
+	return s
+}
+
+func (s *system) startPlugin() {
+	s.t.Helper()
+	p, err := s.node.StartPlugin(s.pluginCfg)
+	if err != nil {
+		s.t.Fatalf("start plugin: %v\nstderr: %s", err, p.Stderr())
+	}
+	if p.Disabled != "" {
+		s.t.Fatalf("plugin disabled itself: %s", p.Disabled)
+	}
+	s.plugin = p
+	s.t.Cleanup(func() {
+		if f := p.Fatal(); f != "" {
+			s.t.Errorf("plugin broke the protocol: %s", f)
+		}
+		if s.t.Failed() {
+			s.t.Logf("plugin logs: %v\nstderr: %s", p.Logs(), p.Stderr())
+		}
+	})
+}
+
+func (s *system) call(method string, params any) (json.RawMessage, *clntest.RPCError) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return s.plugin.Call(ctx, method, params)
+}
+
+func (s *system) createOrder(params any) order.CreateReply {
+	s.t.Helper()
+	raw, rerr := s.call("lnplaylive-createorder", params)
+	if rerr != nil {
+		s.t.Fatalf("createorder %v: %v", params, rerr)
+	}
+	var r order.CreateReply
+	if err := json.Unmarshal(raw, &r); err != nil {
+		s.t.Fatal(err)
+	}
+	return r
+}
+
+// status is an invoicestatus reply with deployment_details left raw.
+type status struct {
+	InvoiceID         string          `json:"invoice_id"`
+	PaymentType       string          `json:"payment_type"`
+	InvoiceStatus     string          `json:"invoice_status"`
+	DeploymentDetails json.RawMessage `json:"deployment_details"`
+}
+
+func (st status) deployment(t *testing.T) order.Deployment {
+	t.Helper()
+	var d order.Deployment
+	if err := json.Unmarshal(st.DeploymentDetails, &d); err != nil {
+		t.Fatalf("deployment_details %s: %v", st.DeploymentDetails, err)
+	}
+	return d
+}
+
+func (s *system) status(id string) status {
+	s.t.Helper()
+	st, rerr := s.tryStatus(id)
+	if rerr != nil {
+		s.t.Fatalf("invoicestatus %s: %v", id, rerr)
+	}
+	return st
+}
+
+func (s *system) tryStatus(id string) (status, *clntest.RPCError) {
+	raw, rerr := s.call("lnplaylive-invoicestatus", map[string]any{"payment_type": "bolt11", "invoice_id": id})
+	if rerr != nil {
+		return status{}, rerr
+	}
+	var st status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		s.t.Fatal(err)
+	}
+	return st, nil
+}
+
+// waitStatus polls invoicestatus, as the front end does, until ok accepts it.
+func (s *system) waitStatus(id string, timeout time.Duration, ok func(status) bool) status {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st, rerr := s.tryStatus(id)
+		// While Temporal or the worker is coming back the plugin may say
+		// so; any other error is a failure.
+		if rerr != nil && !strings.Contains(rerr.Message, "temporarily unavailable") {
+			s.t.Fatalf("invoicestatus %s: %v", id, rerr)
+		}
+		if rerr == nil && ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("order %s: status still %s %s after %s", id, st.InvoiceStatus, st.DeploymentDetails, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func paidAndDeploying(st status) bool {
+	return st.InvoiceStatus == "paid" && bytes.Contains(st.DeploymentDetails, []byte(`"starting_deployment"`))
+}
+
+// process is a child process with its output kept for failure reports.
+type process struct {
+	t      *testing.T
+	bin    string
+	env    []string
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{}
+}
+
+func startProcess(t *testing.T, bin string, env []string) *process {
+	p := &process{t: t, bin: bin, env: env, out: &syncBuffer{}}
+	p.start()
+	t.Cleanup(func() {
+		p.signal(syscall.SIGTERM)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", bin, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *process) start() {
+	p.cmd = exec.Command(p.bin)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, ch chan struct{}) { _ = cmd.Wait(); close(ch) }(p.cmd, p.exited)
+}
+
+func (p *process) signal(sig syscall.Signal) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,150 @@
+// Package devserver runs a real Temporal dev server (`temporal server
+// start-dev`, SQLite) for tests: state survives a stop and start on the same
+// file, so outages can be tested against the real server.
+package devserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// Server is one dev server; Stop and Start keep its database and port.
+type Server struct {
+	t       testing.TB
+	bin     string
+	db      string
+	Port    int
+	UIPort  int
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logFile string
+}
+
+// Binary finds the temporal CLI: $TEMPORAL_BIN, or bin/temporal of this repo.
+func Binary() (string, error) {
+	if b := os.Getenv("TEMPORAL_BIN"); b != "" {
+		return b, nil
+	}
+	_, file, _, _ := runtime.Caller(0)
+	b := filepath.Join(filepath.Dir(file), "..", "..", "bin", "temporal")
+	if _, err := os.Stat(b); err != nil {
+		return "", fmt.Errorf("temporal CLI not found at %s: run `make temporal` (or set TEMPORAL_BIN)", b)
+	}
+	return b, nil
+}
+
+// FreePort asks the kernel for an unused TCP port.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs a dev server on a fresh database in a temporary directory.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := &Server{t: t, bin: bin, db: filepath.Join(dir, "temporal.db"), Port: FreePort(t), UIPort: FreePort(t), logFile: filepath.Join(dir, "server.log")}
+	s.Start()
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Address is host:port of the frontend.
+func (s *Server) Address() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
+// Start (re)starts the server on its database and waits until it serves.
+func (s *Server) Start() {
+	s.t.Helper()
+	logf, err := os.OpenFile(s.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = exec.Command(s.bin, "server", "start-dev", "--db-filename", s.db,
+		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--ui-port", strconv.Itoa(s.UIPort),
+		"--headless", "--log-level", "warn",
+		"--search-attribute", "OrderStatus=Keyword", "--search-attribute", "NodeCount=Int")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, ch chan struct{}) { _ = cmd.Wait(); logf.Close(); close(ch) }(s.cmd, s.exited)
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c, err := client.DialContext(ctx, client.Options{HostPort: s.Address(), Logger: quiet{}})
+		cancel()
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(s.logFile)
+			s.t.Fatalf("temporal dev server did not start: %v\n%s", err, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop sends SIGTERM and waits for the process to exit (the SQLite file is
+// locked until it has).
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Kill sends SIGKILL and waits.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(sig)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// Client dials the server.
+func (s *Server) Client(t testing.TB) client.Client {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.Address(), Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+type quiet struct{}
+
+func (quiet) Debug(string, ...interface{}) {}
+func (quiet) Info(string, ...interface{})  {}
+func (quiet) Warn(string, ...interface{})  {}
+func (quiet) Error(string, ...interface{}) {}

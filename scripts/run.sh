@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `make run`: the whole system on embedded defaults. Starts the Temporal dev
+# server (SQLite under ./.data, Web UI on :8233) and the worker, prints how to
+# load the plugin into lightningd, and stops everything on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .data
+
+export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-localhost:7233}"
+export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+port="${TEMPORAL_ADDRESS##*:}"
+ui_port="${LNPLAYLIVE_UI_PORT:-8233}"
+
+pids=()
+cleanup() {
+	trap - INT TERM EXIT
+	echo; echo "stopping..."
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup INT TERM EXIT
+
+./bin/temporal server start-dev --db-filename .data/temporal.db \
+	--port "$port" --ui-port "$ui_port" --log-level warn \
+	--search-attribute OrderStatus=Keyword --search-attribute NodeCount=Int \
+	>>.data/temporal.log 2>&1 &
+pids+=($!)
+until ./bin/temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; do
+	if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "temporal dev server failed; see .data/temporal.log"; exit 1; fi
+	sleep 0.2
+done
+echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, log .data/temporal.log)"
+
+./bin/lnplaylive-worker 2>>.data/worker.log &
+pids+=($!)
+echo "Worker running (log .data/worker.log)"
+cat <<MSG
+
+Load the plugin into Core Lightning:
+
+  lightningd --network=regtest --plugin=$PWD/bin/lnplaylive-plugin \\
+    --lnplaylive-temporal-address=$TEMPORAL_ADDRESS --lnplaylive-temporal-namespace=$TEMPORAL_NAMESPACE
+
+or into a running node:
+
+  lightning-cli plugin start $PWD/bin/lnplaylive-plugin lnplaylive-temporal-address=$TEMPORAL_ADDRESS
+
+Then: lightning-cli -k lnplaylive-createorder node_count=8 hours=48
+Ctrl-C stops everything started here.
+MSG
+wait -n "${pids[@]}"
