@@ -45,7 +45,7 @@ func (a *Activities) AcquireHost(ctx context.Context, in AcquireInput) (infra.Ho
 	}
 	host, err := a.Provider.Acquire(ctx, in.Spec, heartbeater(ctx))
 	if err != nil {
-		return infra.Host{}, fmt.Errorf("acquire host for order %s: %w", in.Spec.OrderID, err)
+		return infra.Host{}, temporalError(fmt.Errorf("acquire host for order %s: %w", in.Spec.OrderID, err))
 	}
 	return host, nil
 }
@@ -72,7 +72,7 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 	}
 	conns, err := a.Bootstrapper.Bootstrap(ctx, in.OrderID, in.NodeCount, in.Host, progress)
 	if err != nil {
-		return BootstrapResult{}, fmt.Errorf("bootstrap order %s: %w", in.OrderID, err)
+		return BootstrapResult{}, temporalError(fmt.Errorf("bootstrap order %s: %w", in.OrderID, err))
 	}
 	if len(conns) != in.NodeCount {
 		return BootstrapResult{}, temporal.NewNonRetryableApplicationError(
@@ -94,9 +94,25 @@ func (a *Activities) ReleaseHost(ctx context.Context, in ReleaseInput) error {
 		return fmt.Errorf("release host of order %s: provider %w", in.OrderID, ErrNotConfigured)
 	}
 	if err := a.Provider.Release(ctx, in.OrderID, heartbeater(ctx)); err != nil {
-		return fmt.Errorf("release host of order %s: %w", in.OrderID, err)
+		return temporalError(fmt.Errorf("release host of order %s: %w", in.OrderID, err))
 	}
 	return nil
+}
+
+// temporalError tells Temporal's retry policy what infra found: a permanent
+// failure is not retried (the order fails with its reason), a rate limit is
+// retried no sooner than the API asked.
+func temporalError(err error) error {
+	var perm *infra.PermanentError
+	if errors.As(err, &perm) {
+		return temporal.NewNonRetryableApplicationError(perm.Reason, "Permanent", nil)
+	}
+	var ra *infra.RetryAfterError
+	if errors.As(err, &ra) {
+		return temporal.NewApplicationErrorWithOptions(err.Error(), "RateLimited",
+			temporal.ApplicationErrorOptions{NextRetryDelay: ra.Delay})
+	}
+	return err
 }
 
 func heartbeater(ctx context.Context) func(string) {

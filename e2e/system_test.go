@@ -35,6 +35,8 @@ type system struct {
 
 type options struct {
 	invoiceExpiry int // seconds
+	// workerEnv is added to the worker's environment (a provider, say).
+	workerEnv []string
 }
 
 func newSystem(t *testing.T, o options) *system {
@@ -61,7 +63,8 @@ func newSystem(t *testing.T, o options) *system {
 			"lnplaylive-status-cache-ms":  100,
 		},
 	}
-	s.workerEnv = []string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue}
+	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
+		"HCLOUD_TOKEN="}, o.workerEnv...)
 	s.worker = startProcess(t, workerBin, s.workerEnv)
 	s.startPlugin()
 	return s

@@ -250,7 +250,7 @@ func (o *orderRun) release(ctx workflow.Context) {
 func customerError(err error) string {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		return "deployment failed: " + appErr.Error()
+		return "deployment failed: " + appErr.Message()
 	}
 	var timeoutErr *temporal.TimeoutError
 	if errors.As(err, &timeoutErr) {

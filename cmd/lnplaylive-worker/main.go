@@ -18,7 +18,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cfg := worker.ConfigFromEnv()
-	acts := &activities.Activities{}
+	provider, err := worker.ProviderFromEnv(log)
+	if err != nil {
+		log.Error("configure provider", "error", err)
+		os.Exit(1)
+	}
+	acts := &activities.Activities{Provider: provider}
 	if err := worker.Run(ctx, cfg, acts, log); err != nil {
 		log.Error("worker stopped", "error", err)
 		os.Exit(1)

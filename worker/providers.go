@@ -1,0 +1,122 @@
+package worker
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/infra/hetzner"
+	"github.com/lnplaylive/lnplaylive/infra/hostkey"
+)
+
+// env returns the variable or a default.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// hcloudToken reads HCLOUD_TOKEN, or the file named by HCLOUD_TOKEN_FILE.
+func hcloudToken() (string, error) {
+	if t := os.Getenv("HCLOUD_TOKEN"); t != "" {
+		return t, nil
+	}
+	if f := os.Getenv("HCLOUD_TOKEN_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("HCLOUD_TOKEN_FILE: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}
+
+// SSHKeyFile is the operator's private key for the VMs.
+func SSHKeyFile() string {
+	home, _ := os.UserHomeDir()
+	return env("LNPLAYLIVE_SSH_KEY_FILE", filepath.Join(home, ".ssh", "id_ed25519"))
+}
+
+// hostKeys derives per-order host keys from LNPLAYLIVE_HOST_KEY_SECRET_FILE,
+// or else from the operator's SSH private key (a secret every worker of the
+// deployment already shares).
+func hostKeys() (*hostkey.Deriver, error) {
+	file := os.Getenv("LNPLAYLIVE_HOST_KEY_SECRET_FILE")
+	if file == "" {
+		file = SSHKeyFile()
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("host key secret: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hostkey.NewDeriver(sum[:])
+}
+
+// parseServerTypes reads "8:cx22,16:cx32,…".
+func parseServerTypes(s string) (map[int]string, error) {
+	out := map[int]string{}
+	for _, item := range strings.Split(s, ",") {
+		n, typ, ok := strings.Cut(strings.TrimSpace(item), ":")
+		count, err := strconv.Atoi(n)
+		if !ok || err != nil || typ == "" {
+			return nil, fmt.Errorf("server type %q: want nodes:type", item)
+		}
+		out[count] = typ
+	}
+	return out, nil
+}
+
+// ProviderFromEnv builds the provider the environment configures, or nil
+// when none is (orders then wait in starting_deployment, never faked).
+func ProviderFromEnv(log *slog.Logger) (infra.Provider, error) {
+	token, err := hcloudToken()
+	if err != nil {
+		return nil, err
+	}
+	if token == "" {
+		log.Warn("no provider configured (set HCLOUD_TOKEN): paid orders will wait in starting_deployment")
+		return nil, nil
+	}
+	keys, err := hostKeys()
+	if err != nil {
+		return nil, err
+	}
+	types, err := parseServerTypes(env("LNPLAYLIVE_HETZNER_SERVER_TYPES", "8:cx22,16:cx32,32:cx32,64:cx42"))
+	if err != nil {
+		return nil, err
+	}
+	sshPort, err := strconv.Atoi(env("LNPLAYLIVE_SSH_PORT", "22"))
+	if err != nil {
+		return nil, errors.New("LNPLAYLIVE_SSH_PORT: not a number")
+	}
+	pollMS, err := strconv.Atoi(env("LNPLAYLIVE_HETZNER_POLL_MS", "1000"))
+	if err != nil {
+		return nil, errors.New("LNPLAYLIVE_HETZNER_POLL_MS: not a number")
+	}
+	cfg := hetzner.Config{
+		Token:        token,
+		Endpoint:     os.Getenv("HCLOUD_ENDPOINT"),
+		ServerTypes:  types,
+		Image:        env("LNPLAYLIVE_HETZNER_IMAGE", "debian-12"),
+		Locations:    strings.Split(env("LNPLAYLIVE_HETZNER_LOCATIONS", "fsn1,nbg1,hel1"), ","),
+		SSHKeyName:   env("LNPLAYLIVE_HETZNER_SSH_KEY", "lnplaylive"),
+		SSHUser:      env("LNPLAYLIVE_SSH_USER", "root"),
+		SSHPort:      sshPort,
+		PollInterval: time.Duration(pollMS) * time.Millisecond,
+	}
+	log.Info("provider: hetzner", "endpoint", cfg.Endpoint, "locations", cfg.Locations, "image", cfg.Image)
+	p, err := hetzner.New(cfg, keys)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
