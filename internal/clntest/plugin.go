@@ -275,8 +275,7 @@ func (p *Plugin) read(stdout io.Reader) {
 func (p *Plugin) handleReply(id, result, rpcErr json.RawMessage) {
 	var sid string
 	if json.Unmarshal(id, &sid) != nil {
-		p.node.violation("plugin replied with non-string id %s to a string id", id)
-		return
+		return // not an id lightningd sent: ignored, as lightningd does
 	}
 	p.mu.Lock()
 	ch := p.pending[sid]
@@ -382,7 +381,10 @@ func (p *Plugin) Logs() []LogLine {
 
 // Stderr is what the plugin wrote to stderr.
 func (p *Plugin) Stderr() string {
-	return p.stderr.String()
+	w := p.cmd.Stderr.(*lockedWriter)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.String()
 }
 
 // Fatal says why lightningd would have killed the plugin ("" if it would not).

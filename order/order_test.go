@@ -1,0 +1,85 @@
+package order
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestPriceMatchesTheSpecExample(t *testing.T) {
+	p := DefaultProducts()
+	r, err := ParseCreateOrder(json.RawMessage(`{"node_count":8,"hours":48}`), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.PriceMsat(r); got != 76_800_000 {
+		t.Fatalf("price %d, want 76,800,000 msat", got)
+	}
+	for nodes, want := range map[int]uint64{16: 220_000 * 16 * 3, 32: 240_000 * 32 * 3, 64: 260_000 * 64 * 3} {
+		if got := p.PriceMsat(Request{NodeCount: nodes, Hours: 3}); got != want {
+			t.Errorf("%d nodes: %d, want %d", nodes, got, want)
+		}
+	}
+}
+
+func TestParseCreateOrderAcceptsEveryFormLightningCliSends(t *testing.T) {
+	p := DefaultProducts()
+	for _, params := range []string{
+		`{"node_count":8,"hours":48}`, `{"node_count":"8","hours":"48"}`, `[8,48]`, `["8","48"]`,
+		`{"hours":48,"node_count":8}`, `[8,"48"]`, `{"node_count":"08","hours":48}`,
+	} {
+		r, err := ParseCreateOrder(json.RawMessage(params), p)
+		if err != nil || r != (Request{NodeCount: 8, Hours: 48}) {
+			t.Errorf("%s: %+v %v", params, r, err)
+		}
+	}
+}
+
+func TestParseCreateOrderRefusalsNameTheParameter(t *testing.T) {
+	p := DefaultProducts()
+	for params, param := range map[string]string{
+		`{"node_count":9,"hours":48}`: "node_count", `{"node_count":8,"hours":1}`: "hours",
+		`{"node_count":8}`: "hours", `{"node_count":8,"hours":48,"x":1}`: "x", `{"node_count":1e1,"hours":48}`: "node_count",
+	} {
+		_, err := ParseCreateOrder(json.RawMessage(params), p)
+		var pe *ParamError
+		if !errors.As(err, &pe) || pe.Param != param {
+			t.Errorf("%s: %v, want an error about %s", params, err, param)
+		}
+	}
+}
+
+func TestIDsAcceptBareAndPrefixedUUIDsOnly(t *testing.T) {
+	id := NewID()
+	for _, s := range []string{string(id), "lnplaylive-" + string(id)} {
+		if got, err := ParseID(s); err != nil || got != id {
+			t.Errorf("%s: %v %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "lnplaylive-", "{" + string(id) + "}", "urn:uuid:" + string(id), "8d33e17d-0385-16c0-82f2-16c989f7b112"} {
+		if _, err := ParseID(s); !errors.Is(err, ErrNoSuchOrder) {
+			t.Errorf("%q accepted", s)
+		}
+	}
+	if _, ok := IDFromLabel("coffee"); ok {
+		t.Error("a foreign label was taken for an order")
+	}
+}
+
+func TestDescriptionRoundTrips(t *testing.T) {
+	r := Request{NodeCount: 64, Hours: 504}
+	if got, err := ParseDescription(Description(r)); err != nil || got != r {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := ParseDescription("lnplay.live - x nodes for 3 hours."); err == nil {
+		t.Fatal("garbage description parsed")
+	}
+}
+
+func TestPricesConfigurationIsValidated(t *testing.T) {
+	for _, s := range []string{"", "8", "8:0", "0:100", "8:1,8:2", "x:1"} {
+		if _, err := ParsePrices(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
