@@ -92,5 +92,9 @@ func (r *Reader) Next() ([]byte, error) {
 	if tooLarge {
 		return nil, ErrTooLarge
 	}
+	if c != '}' {
+		// "{…]" balances the count but is no object: report, do not frame it.
+		return nil, fmt.Errorf("%w: closed by %q", ErrNotObject, c)
+	}
 	return r.buf, nil
 }
