@@ -349,12 +349,15 @@ func (a *API) listServers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	writeList(w, r, "servers", list, func(s schema.Server) int64 { return s.ID })
+}
+
+// writeList answers a list endpoint: items sorted by id, one page of them
+// under key, and the pagination meta hcloud-go follows.
+func writeList[T any](w http.ResponseWriter, r *http.Request, key string, list []T, id func(T) int64) {
+	sort.Slice(list, func(i, j int) bool { return id(list[i]) < id(list[j]) })
 	items, meta := page(r, list)
-	writeJSON(w, 200, struct {
-		schema.ServerListResponse
-		Meta schema.Meta `json:"meta"`
-	}{schema.ServerListResponse{Servers: items}, meta})
+	writeJSON(w, 200, map[string]any{key: items, "meta": meta})
 }
 
 func (a *API) getServer(w http.ResponseWriter, id string) {
@@ -474,12 +477,7 @@ func (a *API) listFirewalls(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	items, meta := page(r, list)
-	writeJSON(w, 200, struct {
-		schema.FirewallListResponse
-		Meta schema.Meta `json:"meta"`
-	}{schema.FirewallListResponse{Firewalls: items}, meta})
+	writeList(w, r, "firewalls", list, func(f schema.Firewall) int64 { return f.ID })
 }
 
 func (a *API) createFirewall(w http.ResponseWriter, r *http.Request) {
@@ -568,10 +566,5 @@ func (a *API) listActions(w http.ResponseWriter, r *http.Request) {
 		list = append(list, act.a)
 	}
 	a.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	items, meta := page(r, list)
-	writeJSON(w, 200, struct {
-		schema.ActionListResponse
-		Meta schema.Meta `json:"meta"`
-	}{schema.ActionListResponse{Actions: items}, meta})
+	writeList(w, r, "actions", list, func(x schema.Action) int64 { return x.ID })
 }
