@@ -4,7 +4,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test temporal deps vet bench clean
+.PHONY: build run test temporal deps vet clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
