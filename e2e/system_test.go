@@ -17,6 +17,7 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/internal/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/proc"
 	"github.com/lnplaylive/lnplaylive/internal/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -174,12 +175,11 @@ func paidAndDeploying(st status) bool {
 
 // process is a child process with its output kept for failure reports.
 type process struct {
-	t      *testing.T
-	bin    string
-	env    []string
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	exited chan struct{}
+	t   *testing.T
+	bin string
+	env []string
+	p   *proc.Proc
+	out *syncBuffer
 }
 
 func startProcess(t *testing.T, bin string, env []string) *process {
@@ -195,30 +195,16 @@ func startProcess(t *testing.T, bin string, env []string) *process {
 }
 
 func (p *process) start() {
-	p.cmd = exec.Command(p.bin)
-	p.cmd.Env = append(os.Environ(), p.env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
+	cmd := exec.Command(p.bin)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	var err error
+	if p.p, err = proc.Start(cmd); err != nil {
 		p.t.Fatal(err)
 	}
-	p.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, ch chan struct{}) { _ = cmd.Wait(); close(ch) }(p.cmd, p.exited)
 }
 
-func (p *process) signal(sig syscall.Signal) {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.exited:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
-}
+func (p *process) signal(sig syscall.Signal) { p.p.Stop(sig, 20*time.Second) }
 
 type syncBuffer struct {
 	mu sync.Mutex

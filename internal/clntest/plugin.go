@@ -100,7 +100,7 @@ func (n *Node) StartPlugin(cfg PluginConfig) (*Plugin, error) {
 	n.plugins = append(n.plugins, p)
 	n.mu.Unlock()
 	go p.read(stdout)
-	go func() { _ = cmd.Wait(); p.die("") }()
+	go func() { _ = cmd.Wait(); p.markDead() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -436,7 +436,7 @@ func (p *Plugin) kill(reason string) {
 	}
 }
 
-func (p *Plugin) die(string) {
+func (p *Plugin) markDead() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/lnplaylive/lnplaylive/internal/proc"
 )
 
 // Server is one dev server; Stop and Start keep its database and port.
@@ -26,8 +28,7 @@ type Server struct {
 	db      string
 	Port    int
 	UIPort  int
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	proc    *proc.Proc
 	logFile string
 }
 
@@ -78,16 +79,17 @@ func (s *Server) Start() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.cmd = exec.Command(s.bin, "server", "start-dev", "--db-filename", s.db,
+	cmd := exec.Command(s.bin, "server", "start-dev", "--db-filename", s.db,
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--ui-port", strconv.Itoa(s.UIPort),
 		"--headless", "--log-level", "warn",
 		"--search-attribute", "OrderStatus=Keyword", "--search-attribute", "NodeCount=Int")
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = logf, logf
+	p, err := proc.Start(cmd)
+	logf.Close() // the child has its own descriptor
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, ch chan struct{}) { _ = cmd.Wait(); logf.Close(); close(ch) }(s.cmd, s.exited)
+	s.proc = p
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -114,20 +116,8 @@ func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 
 func (s *Server) signal(sig syscall.Signal) {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(sig)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+	if s.proc != nil {
+		s.proc.Stop(sig, 30*time.Second)
 	}
 }
 

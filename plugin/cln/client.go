@@ -29,13 +29,10 @@ func (e *Error) Error() string { return fmt.Sprintf("lightningd error %d: %s", e
 
 // Error codes this project reacts to (common/jsonrpc_errors.h).
 const (
-	CodeInvalidParams        = -32602
 	CodeInvoiceLabelExists   = 900
 	CodeInvoiceWaitTimeout   = 904
-	CodeInvoiceNotFound      = 905
 	CodeInvoiceStatusChanged = 906
 	CodeDatastoreExists      = 1202
-	CodeDatastoreNotExists   = 1203
 )
 
 // IsCode reports whether err is a lightningd error with that code.

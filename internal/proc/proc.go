@@ -1,0 +1,46 @@
+// Package proc runs the child processes tests start (the Temporal dev
+// server, the worker, sshd) and stops them the same way: a signal, a grace
+// period, then SIGKILL, always waiting for the exit so files and ports are
+// free afterwards.
+package proc
+
+import (
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Proc is a started process.
+type Proc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Start starts cmd and watches for its exit.
+func Start(cmd *exec.Cmd) (*Proc, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &Proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	return p, nil
+}
+
+// Exited is closed once the process has exited.
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// Stop sends sig and waits for the exit; after grace it sends SIGKILL.
+func (p *Proc) Stop(sig syscall.Signal, grace time.Duration) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
