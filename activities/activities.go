@@ -26,6 +26,7 @@ type Bootstrapper interface {
 type Activities struct {
 	Provider     infra.Provider // nil: no capacity configured
 	Bootstrapper Bootstrapper   // nil: bootstrap not configured
+	Orders       OrderLookup    // for the sweeper
 }
 
 // ErrNotConfigured is retried, not failed: an operator who configures a

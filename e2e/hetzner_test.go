@@ -2,13 +2,20 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/worker"
 )
 
 func hetznerEnv(t *testing.T, api *hetznertest.API) []string {
@@ -61,5 +68,108 @@ func TestPaidOrderGetsExactlyOneServerDespiteALostCreateResponse(t *testing.T) {
 	}
 	if strings.Contains(s.worker.out.String(), api.Token) || strings.Contains(s.worker.out.String(), "PRIVATE KEY") {
 		t.Fatal("the worker logged a secret")
+	}
+}
+
+func waitServers(t *testing.T, api *hetznertest.API, timeout time.Duration, ok func([]hetznertest.Server) bool) []hetznertest.Server {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		servers := api.Servers()
+		if ok(servers) {
+			return servers
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servers after %s: %d", timeout, len(servers))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func oneRunning(servers []hetznertest.Server) bool {
+	return len(servers) == 1 && servers[0].Status == "running"
+}
+
+// The sweeper deletes a VM no live order owns and keeps a live order's VM.
+func TestSweeperDeletesOrphanAndKeepsLiveOrdersVM(t *testing.T) {
+	api := hetznertest.New(t)
+	s := newSystem(t, options{workerEnv: hetznerEnv(t, api)})
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	waitServers(t, api, 30*time.Second, oneRunning)
+	orphan := order.NewID()
+	api.PlantServer("lnplaylive-"+string(orphan), map[string]string{"managed-by": "lnplaylive", "lnplaylive-order": string(orphan),
+		"lnplaylive-expires": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)})
+
+	c := s.temporal.Client(t)
+	h := c.ScheduleClient().GetHandle(context.Background(), worker.SweepScheduleID(s.taskQueue))
+	if err := h.Trigger(context.Background(), client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	servers := waitServers(t, api, 30*time.Second, func(ss []hetznertest.Server) bool {
+		return len(ss) == 1 && ss[0].Labels["lnplaylive-order"] == string(r.BOLT11InvoiceID)
+	})
+	if servers[0].Status != "running" {
+		t.Fatalf("the live order's server is %s", servers[0].Status)
+	}
+}
+
+// A deployment that cannot succeed (a server type Hetzner does not have)
+// fails for good with the reason, and leaves no server behind.
+func TestProvisionFailingForGoodEndsFailedWithNoServer(t *testing.T) {
+	api := hetznertest.New(t)
+	env := append(hetznerEnv(t, api), "LNPLAYLIVE_HETZNER_SERVER_TYPES=8:cx999")
+	s := newSystem(t, options{workerEnv: env})
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitStatus(string(r.BOLT11InvoiceID), 30*time.Second, func(st status) bool {
+		return strings.Contains(string(st.DeploymentDetails), `"failed"`)
+	})
+	if d := st.deployment(t); !strings.Contains(d.Error, "cx999") {
+		t.Fatalf("failure reason %q", d.Error)
+	}
+	if n := len(api.Servers()); n != 0 {
+		t.Fatalf("%d servers left", n)
+	}
+}
+
+// The worker dies while the create action runs; after it restarts, the
+// retried activity adopts the VM: still exactly one.
+func TestWorkerKilledDuringCreateLeavesOneServer(t *testing.T) {
+	api := hetznertest.New(t)
+	api.ActionPolls, api.ActionTime = 1_000_000, 4*time.Second
+	s := newSystem(t, options{workerEnv: hetznerEnv(t, api)})
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	waitServers(t, api, 30*time.Second, func(ss []hetznertest.Server) bool { return len(ss) == 1 })
+	s.worker.signal(syscall.SIGKILL)
+	s.worker.start()
+	// The retry comes after the heartbeat timeout and moves on to bootstrap.
+	s.waitStatus(string(r.BOLT11InvoiceID), 90*time.Second, func(st status) bool {
+		return strings.Contains(string(st.DeploymentDetails), `"bootstrapping"`)
+	})
+	created, _, maxPerOrder := api.Counts()
+	if created != 1 || maxPerOrder != 1 || !oneRunning(api.Servers()) {
+		t.Fatalf("created %d, max per order %d, servers %d", created, maxPerOrder, len(api.Servers()))
+	}
+}
+
+// At capacity, createorder refuses before creating an invoice.
+func TestCapacityFullRefusesBeforeAnyInvoice(t *testing.T) {
+	s := newSystem(t, options{pluginOptions: map[string]any{"lnplaylive-max-live-orders": 2}})
+	s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
+	if rerr == nil || !strings.Contains(rerr.Message, "no capacity") {
+		t.Fatalf("third order: %v", rerr)
+	}
+	if n := len(s.node.Invoices()); n != 2 {
+		t.Fatalf("%d invoices", n)
 	}
 }

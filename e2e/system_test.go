@@ -30,6 +30,7 @@ type system struct {
 	plugin    *clntest.Plugin
 	pluginCfg clntest.PluginConfig
 	worker    *process
+	workerBin string
 	workerEnv []string
 	taskQueue string
 }
@@ -38,6 +39,8 @@ type options struct {
 	invoiceExpiry int // seconds
 	// workerEnv is added to the worker's environment (a provider, say).
 	workerEnv []string
+	// pluginOptions override the plugin's lightningd options.
+	pluginOptions map[string]any
 }
 
 func newSystem(t *testing.T, o options) *system {
@@ -64,9 +67,13 @@ func newSystem(t *testing.T, o options) *system {
 			"lnplaylive-status-cache-ms":  100,
 		},
 	}
+	for k, v := range o.pluginOptions {
+		s.pluginCfg.Options[k] = v
+	}
 	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
 		"HCLOUD_TOKEN="}, o.workerEnv...)
 	s.worker = startProcess(t, workerBin, s.workerEnv)
+	s.workerBin = workerBin
 	s.startPlugin()
 	return s
 }

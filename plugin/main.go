@@ -30,6 +30,7 @@ const (
 	OptMaxHours          = "lnplaylive-max-hours"
 	OptInvoiceExpiry     = "lnplaylive-invoice-expiry"
 	OptStatusCacheMillis = "lnplaylive-status-cache-ms"
+	OptMaxLiveOrders     = "lnplaylive-max-live-orders"
 )
 
 // Manifest entries: glightning builds the usage strings from the json tags.
@@ -72,6 +73,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewIntOption(OptMaxHours, "most hours an order may buy", defaults.MaxHours),
 		glightning.NewIntOption(OptInvoiceExpiry, "seconds a customer has to pay an order's invoice", int(defaults.InvoiceExpiry/time.Second)),
 		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 500),
+		glightning.NewIntOption(OptMaxLiveOrders, "most live orders (unpaid and unexpired, or paid and deployed) at once; 0 sells none", 10),
 	} {
 		if err := h.AddOption(o); err != nil {
 			return err
@@ -131,9 +133,10 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			return err
 		}
 		cfg := Config{
-			TaskQueue: opt.str(OptTaskQueue),
-			Products:  products,
-			StatusTTL: time.Duration(opt.int(OptStatusCacheMillis)) * time.Millisecond,
+			TaskQueue:     opt.str(OptTaskQueue),
+			Products:      products,
+			StatusTTL:     time.Duration(opt.int(OptStatusCacheMillis)) * time.Millisecond,
+			MaxLiveOrders: opt.int(OptMaxLiveOrders),
 		}
 		svc = NewService(cfg, rpc, tc, log)
 		follower := NewFollower(waitRPC, tc, cfg.TaskQueue, log)

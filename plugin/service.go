@@ -24,6 +24,9 @@ type Config struct {
 	// StatusTTL bounds how stale a paid order's deployment status may be
 	// (see statusCache).
 	StatusTTL time.Duration
+	// MaxLiveOrders caps unpaid-and-not-expired plus paid-and-live orders;
+	// 0 means no capacity is configured and every order is refused.
+	MaxLiveOrders int
 }
 
 // Lightning is the part of lightningd's RPC the order methods use.
@@ -41,12 +44,14 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	statuses *statusCache
+	capacity *capacityGuard
 }
 
 // NewService wires the order methods to lightningd and Temporal.
 func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, ln: ln, temporal: tc, log: log, now: time.Now}
 	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.queryState)
+	s.capacity = &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, temporal: tc, now: s.now}
 	return s
 }
 
@@ -72,6 +77,15 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	if err != nil {
 		return nil, err
 	}
+	// Capacity is checked before anything is created. The reservation
+	// counts until the workflow is visible, so this plugin's own concurrent
+	// calls cannot both take the last place.
+	done, err := s.capacity.reserve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() { done(started) }()
 	id := order.NewID()
 	created := s.now()
 	amount := s.cfg.Products.PriceMsat(req)
@@ -101,6 +115,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+	started = true
 	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount)
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,

@@ -19,8 +19,9 @@ import (
 
 // Config is the worker's configuration.
 type Config struct {
-	Temporal  temporalconn.Config
-	TaskQueue string
+	Temporal   temporalconn.Config
+	TaskQueue  string
+	SweepEvery time.Duration
 }
 
 // ConfigFromEnv reads TEMPORAL_* like the temporal CLI, and LNPLAYLIVE_*.
@@ -29,12 +30,17 @@ func ConfigFromEnv() Config {
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.DefaultTaskQueue
 	}
+	c.SweepEvery = 5 * time.Minute
+	if d, err := time.ParseDuration(os.Getenv("LNPLAYLIVE_SWEEP_EVERY")); err == nil && d > 0 {
+		c.SweepEvery = d
+	}
 	return c
 }
 
 // Register puts the workflows and activities on w.
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.OrderWorkflow)
+	w.RegisterWorkflow(workflows.SweepWorkflow)
 	w.RegisterActivity(acts)
 }
 
@@ -68,6 +74,12 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 		return err
 	}
 	defer c.Close()
+	if acts.Orders == nil {
+		acts.Orders = temporalOrders{c}
+	}
+	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
+		return err
+	}
 	w := sdkworker.New(c, cfg.TaskQueue, sdkworker.Options{})
 	Register(w, acts)
 	if err := w.Start(); err != nil {

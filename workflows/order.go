@@ -20,11 +20,13 @@ var (
 	// Hetzner). The provider finds a VM it already made for the order, so a
 	// retry never makes a second one. Non-retryable errors (invalid token,
 	// unknown server type) fail at once; everything else is retried for up
-	// to 20 minutes before the order fails.
+	// to 20 minutes before the order fails. The provider heartbeats every
+	// action poll (about a second), so 30 s without one means the worker is
+	// gone and the attempt is retried elsewhere.
 	acquireOptions = workflow.ActivityOptions{
 		StartToCloseTimeout:    10 * time.Minute,
 		ScheduleToCloseTimeout: 20 * time.Minute,
-		HeartbeatTimeout:       time.Minute,
+		HeartbeatTimeout:       30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    2 * time.Second,
 			BackoffCoefficient: 2,

@@ -1,0 +1,66 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+)
+
+// OrderLookup tells whether an order's workflow is still running.
+type OrderLookup interface {
+	IsLive(ctx context.Context, orderID string) (bool, error)
+}
+
+// SweepInput tunes the sweep.
+type SweepInput struct {
+	// Grace past a lease's recorded expiry after which it is deleted even if
+	// its workflow still runs (SPEC §4: no later than 10 minutes).
+	Grace time.Duration `json:"grace"`
+}
+
+// SweepResult says what the sweep saw and did.
+type SweepResult struct {
+	Checked int      `json:"checked"`
+	Deleted []string `json:"deleted"` // order ids whose machines were deleted
+}
+
+// Sweep deletes every machine whose order is not live (its workflow ended,
+// failed or never existed) or whose paid time ended more than Grace ago. A
+// lookup error stops the sweep: a machine is never deleted on a guess.
+func (a *Activities) Sweep(ctx context.Context, in SweepInput) (SweepResult, error) {
+	var res SweepResult
+	if a.Provider == nil || a.Orders == nil {
+		return res, nil // nothing to sweep on this worker
+	}
+	leases, err := a.Provider.List(ctx)
+	if err != nil {
+		return res, temporalError(fmt.Errorf("sweep: list machines: %w", err))
+	}
+	log := activity.GetLogger(ctx)
+	now := time.Now()
+	for _, l := range leases {
+		res.Checked++
+		activity.RecordHeartbeat(ctx, res.Checked)
+		if l.OrderID == "" {
+			log.Warn("sweep: managed machine without an order label; left for an operator", "MachineID", l.ID)
+			continue
+		}
+		late := !l.ExpiresAt.IsZero() && now.After(l.ExpiresAt.Add(in.Grace))
+		live, err := a.Orders.IsLive(ctx, l.OrderID)
+		if err != nil {
+			return res, fmt.Errorf("sweep: is order %s live: %w", l.OrderID, err)
+		}
+		if live && !late {
+			continue
+		}
+		if err := a.Provider.Release(ctx, l.OrderID, heartbeater(ctx)); err != nil {
+			return res, temporalError(fmt.Errorf("sweep: release order %s: %w", l.OrderID, err))
+		}
+		log.Warn("sweep: deleted a machine with no live order", "Order", l.OrderID, "MachineID", l.ID,
+			"OrderLive", live, "PastExpiry", late)
+		res.Deleted = append(res.Deleted, l.OrderID)
+	}
+	return res, nil
+}

@@ -1,0 +1,76 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/lnplaylive/lnplaylive/infra"
+)
+
+type fakeProvider struct {
+	leases   []infra.Lease
+	released []string
+}
+
+func (f *fakeProvider) Acquire(context.Context, infra.Spec, func(string)) (infra.Host, error) {
+	return infra.Host{}, errors.New("not used")
+}
+func (f *fakeProvider) Release(_ context.Context, id string, _ func(string)) error {
+	f.released = append(f.released, id)
+	return nil
+}
+func (f *fakeProvider) List(context.Context) ([]infra.Lease, error) { return f.leases, nil }
+
+type fakeOrders map[string]bool
+
+func (f fakeOrders) IsLive(_ context.Context, id string) (bool, error) {
+	if id == "broken" {
+		return false, errors.New("temporal unavailable")
+	}
+	return f[id], nil
+}
+
+func TestSweepDeletesOnlyWhatNoLiveOrderOwns(t *testing.T) {
+	now := time.Now()
+	p := &fakeProvider{leases: []infra.Lease{
+		{ID: "1", OrderID: "live", ExpiresAt: now.Add(time.Hour)},
+		{ID: "2", OrderID: "ended", ExpiresAt: now.Add(time.Hour)},
+		{ID: "3", OrderID: "unknown"},
+		{ID: "4", OrderID: "live-but-late", ExpiresAt: now.Add(-11 * time.Minute)},
+		{ID: "5", OrderID: "live-just-expired", ExpiresAt: now.Add(-time.Minute)},
+		{ID: "6", OrderID: ""},
+	}}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(&Activities{Provider: p, Orders: fakeOrders{"live": true, "live-but-late": true, "live-just-expired": true}})
+	v, err := env.ExecuteActivity("Sweep", SweepInput{Grace: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res SweepResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ended", "unknown", "live-but-late"}
+	if !slices.Equal(p.released, want) || !slices.Equal(res.Deleted, want) || res.Checked != 6 {
+		t.Fatalf("released %v, result %+v", p.released, res)
+	}
+}
+
+func TestSweepNeverDeletesOnAGuess(t *testing.T) {
+	p := &fakeProvider{leases: []infra.Lease{{ID: "1", OrderID: "broken"}, {ID: "2", OrderID: "ended"}}}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(&Activities{Provider: p, Orders: fakeOrders{}})
+	if _, err := env.ExecuteActivity("Sweep", SweepInput{Grace: 10 * time.Minute}); err == nil {
+		t.Fatal("a lookup error did not stop the sweep")
+	}
+	if len(p.released) != 0 {
+		t.Fatalf("released %v", p.released)
+	}
+}
