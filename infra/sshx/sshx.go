@@ -1,0 +1,262 @@
+// Package sshx is the worker's SSH and SFTP to an order's machine: host key
+// pinned (never trust-on-first-use), one connection reused for every step,
+// uploads written then renamed so a dropped connection never leaves a
+// half-written file in place, and remote output bounded.
+package sshx
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// ErrHostKeyMismatch: the machine offered another host key than the pinned one.
+var ErrHostKeyMismatch = errors.New("ssh host key mismatch: refusing to connect")
+
+// ErrOutputTooLarge: a remote command wrote more than MaxOutput.
+var ErrOutputTooLarge = errors.New("remote output exceeds the limit")
+
+// Limits on what a remote command may send back.
+const (
+	MaxOutput = 4 << 20
+	MaxLine   = 64 << 10
+)
+
+// Target is where to connect and whom to trust.
+type Target struct {
+	Addr    string // host:port
+	User    string
+	Signer  ssh.Signer    // the operator's key (secret)
+	HostKey ssh.PublicKey // pinned
+}
+
+// Client is one SSH connection with a lazily opened SFTP session.
+type Client struct {
+	ssh  *ssh.Client
+	mu   sync.Mutex
+	sftp *sftp.Client
+}
+
+// Dial connects once.
+func Dial(ctx context.Context, t Target) (*Client, error) {
+	pinned := t.HostKey.Marshal()
+	cfg := &ssh.ClientConfig{
+		User: t.User,
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(t.Signer)},
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if !bytes.Equal(key.Marshal(), pinned) {
+				return ErrHostKeyMismatch
+			}
+			return nil
+		},
+		// Ask for the pinned key's algorithm only: a server may offer another
+		// of its keys first, and the pin would then fail for no reason.
+		HostKeyAlgorithms: []string{t.HostKey.Type()},
+		Timeout:           15 * time.Second,
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", t.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", t.Addr, err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	} else {
+		_ = conn.SetDeadline(time.Now().Add(cfg.Timeout))
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, t.Addr, cfg)
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, ErrHostKeyMismatch) {
+			return nil, fmt.Errorf("ssh %s: %w", t.Addr, ErrHostKeyMismatch)
+		}
+		return nil, fmt.Errorf("ssh %s: %w", t.Addr, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return &Client{ssh: ssh.NewClient(c, chans, reqs)}, nil
+}
+
+// DialRetry dials until it succeeds, ctx ends, or the host key is wrong
+// (retrying cannot fix that). A fresh VM's sshd takes a while to come up.
+func DialRetry(ctx context.Context, t Target, onRetry func(error)) (*Client, error) {
+	backoff := 500 * time.Millisecond
+	for {
+		c, err := Dial(ctx, t)
+		if err == nil || errors.Is(err, ErrHostKeyMismatch) {
+			return c, err
+		}
+		if onRetry != nil {
+			onRetry(err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// Close ends the connection.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.sftp != nil {
+		c.sftp.Close()
+	}
+	c.mu.Unlock()
+	return c.ssh.Close()
+}
+
+// Run runs cmd and returns its standard output. Each output line is also
+// passed to onLine (may be nil) as it arrives. A non-zero exit is an error
+// carrying the end of stderr.
+func (c *Client) Run(ctx context.Context, cmd string, onLine func(string)) ([]byte, error) {
+	s, err := c.ssh.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("ssh session: %w", err)
+	}
+	defer s.Close()
+	stdout, err := s.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr tailBuffer
+	s.Stderr = &stderr
+	if err := s.Start(cmd); err != nil {
+		return nil, fmt.Errorf("ssh start: %w", err)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = s.Signal(ssh.SIGKILL)
+			s.Close()
+		case <-done:
+		}
+	}()
+	out, readErr := readLines(stdout, onLine)
+	waitErr := s.Wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	if waitErr != nil {
+		return nil, fmt.Errorf("remote command failed: %w: %s", waitErr, stderr.String())
+	}
+	return out, nil
+}
+
+func readLines(r io.Reader, onLine func(string)) ([]byte, error) {
+	br := bufio.NewReaderSize(r, 4096)
+	var out []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// keep reading this line, within MaxLine
+			full := append([]byte(nil), line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = br.ReadSlice('\n')
+				full = append(full, line...)
+				if len(full) > MaxLine {
+					_, _ = io.Copy(io.Discard, r)
+					return nil, fmt.Errorf("%w: a line over %d bytes", ErrOutputTooLarge, MaxLine)
+				}
+			}
+			line = full
+		}
+		if len(out)+len(line) > MaxOutput {
+			_, _ = io.Copy(io.Discard, r)
+			return nil, fmt.Errorf("%w: over %d bytes", ErrOutputTooLarge, MaxOutput)
+		}
+		out = append(out, line...)
+		if onLine != nil && len(line) > 0 {
+			onLine(string(bytes.TrimRight(line, "\r\n")))
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// tailBuffer keeps the last 2 KiB written to it: enough of stderr to say
+// what failed, never an unbounded copy.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 2048 {
+		t.b = t.b[len(t.b)-2048:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(bytes.TrimSpace(t.b)) }
+
+func (c *Client) sftpClient() (*sftp.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sftp == nil {
+		s, err := sftp.NewClient(c.ssh)
+		if err != nil {
+			return nil, fmt.Errorf("sftp: %w", err)
+		}
+		c.sftp = s
+	}
+	return c.sftp, nil
+}
+
+// Upload writes data to dst atomically: to a temporary name in the same
+// directory, then renamed over dst.
+func (c *Client) Upload(dst string, data []byte, mode uint32) error {
+	s, err := c.sftpClient()
+	if err != nil {
+		return err
+	}
+	if err := s.MkdirAll(path.Dir(dst)); err != nil {
+		return fmt.Errorf("sftp mkdir %s: %w", path.Dir(dst), err)
+	}
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
+	tmp := dst + ".tmp-" + hex.EncodeToString(suffix[:])
+	f, err := s.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return fmt.Errorf("sftp create %s: %w", tmp, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		_ = s.Remove(tmp)
+		return fmt.Errorf("sftp write %s: %w", tmp, err)
+	}
+	if err := f.Chmod(fs.FileMode(mode) & fs.ModePerm); err != nil {
+		f.Close()
+		return fmt.Errorf("sftp chmod %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sftp close %s: %w", tmp, err)
+	}
+	if err := s.PosixRename(tmp, dst); err != nil {
+		_ = s.Remove(tmp)
+		return fmt.Errorf("sftp rename %s: %w", dst, err)
+	}
+	return nil
+}
