@@ -15,11 +15,12 @@ temporal: $(BIN)/temporal
 $(BIN)/temporal:
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
-# What the tests need from Debian: OpenSSH's sshd for the SSH/SFTP tests.
+# What the tests need from Debian: OpenSSH's sshd for the SSH/SFTP tests,
+# and jq, which the bootstrap script uses on the VM (cloud-init installs it there).
 deps:
-	@if [ ! -x /usr/sbin/sshd ]; then \
-		echo "installing openssh-server"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null; \
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v jq >/dev/null; then \
+		echo "installing openssh-server jq"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server jq >/dev/null; \
 	fi
 
 vet:

@@ -30,8 +30,11 @@ func userData(key hostkey.Key, orderID string) (string, error) {
 	}
 	fmt.Fprintf(&b, "  ed25519_public: %s\n", key.AuthorizedKey())
 	b.WriteString("package_update: true\n")
-	b.WriteString("packages: [docker.io, docker-compose]\n")
+	// Debian's own docker.io has no `docker compose` (v2) plugin; Docker's
+	// convenience script installs the engine with it.
+	b.WriteString("packages: [curl, jq]\n")
 	b.WriteString("runcmd:\n")
+	b.WriteString("  - [sh, -c, 'curl -fsSL https://get.docker.com | sh']\n")
 	b.WriteString("  - [systemctl, enable, --now, docker]\n")
 	fmt.Fprintf(&b, "  - [sh, -c, 'mkdir -p %s && touch %s']\n", ReadyMarker[:strings.LastIndex(ReadyMarker, "/")], ReadyMarker)
 	return b.String(), nil

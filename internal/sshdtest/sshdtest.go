@@ -40,6 +40,7 @@ type Config struct {
 	HostKey    ed25519.PrivateKey // the key the server presents
 	Authorized ssh.PublicKey      // the key the client logs in with
 	PathPrefix string             // prepended to PATH in sessions
+	Env        map[string]string  // more session environment
 }
 
 // NewKey makes an ed25519 key pair.
@@ -77,6 +78,10 @@ func Start(t testing.TB, cfg Config) *Server {
 	if cfg.PathPrefix != "" {
 		path = cfg.PathPrefix + ":" + path
 	}
+	setEnv := "PATH=" + path
+	for k, v := range cfg.Env {
+		setEnv += " " + k + "=" + v
+	}
 	conf := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
@@ -88,9 +93,9 @@ StrictModes no
 UsePAM no
 PidFile %s
 Subsystem sftp internal-sftp
-SetEnv PATH=%s
+SetEnv %s
 LogLevel ERROR
-`, s.Port, hostKey, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), path)
+`, s.Port, hostKey, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), setEnv)
 	writeFile(t, s.cfgPath, []byte(conf), 0o600)
 	if out, err := exec.Command(Binary, "-t", "-f", s.cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("sshd -t: %v\n%s", err, out)

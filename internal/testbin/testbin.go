@@ -38,3 +38,34 @@ func Path(name string) (string, error) {
 	}
 	return filepath.Join(dir, name), nil
 }
+
+var tools sync.Map // package path -> *toolBuild
+
+type toolBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Tool builds the main package at pkg (relative to the repository root,
+// e.g. "./internal/dockerdouble") as a file named name, once per process.
+func Tool(pkg, name string) (string, error) {
+	v, _ := tools.LoadOrStore(pkg+"\x00"+name, &toolBuild{})
+	b := v.(*toolBuild)
+	b.once.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		d, err := os.MkdirTemp("", "lnplaylive-tool")
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(d, name)
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+	})
+	return b.path, b.err
+}

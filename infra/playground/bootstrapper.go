@@ -1,0 +1,193 @@
+package playground
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/infra/sshx"
+)
+
+//go:embed bootstrap.sh
+var bootstrapScript []byte
+
+// Config is the Bootstrapper's configuration.
+type Config struct {
+	Signer      ssh.Signer // the operator's SSH key (secret)
+	Images      Images
+	ClamsBase   string // e.g. http://app.clams.tech:80
+	RemoteDir   string // per-order files go to RemoteDir/<order>
+	ReadyMarker string // written by cloud-init when the runtime is installed
+	// Parallel bounds the SSH sessions used at once for per-node steps.
+	Parallel int
+}
+
+// DefaultClamsBase is SPEC §6's front end.
+const DefaultClamsBase = "http://app.clams.tech:80"
+
+// Bootstrapper brings a playground up on a host over one SSH connection.
+type Bootstrapper struct{ cfg Config }
+
+// New makes a Bootstrapper.
+func New(cfg Config) *Bootstrapper {
+	if cfg.Parallel < 1 {
+		cfg.Parallel = 8
+	}
+	return &Bootstrapper{cfg: cfg}
+}
+
+var nodeID = regexp.MustCompile(`^0[23][0-9a-f]{64}$`)
+
+// Bootstrap implements activities.Bootstrapper. Progress is reported as the
+// script goes; the connection strings come back in node order.
+func (b *Bootstrapper) Bootstrap(ctx context.Context, orderID string, nodeCount int, host infra.Host, progress func(step string, nodesReady int)) ([]string, error) {
+	hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(host.HostKey))
+	if err != nil {
+		return nil, &infra.PermanentError{Reason: "the host's pinned SSH key is unreadable", Err: err}
+	}
+	spec := Spec{OrderID: orderID, NodeCount: nodeCount, PortBase: host.PortBase, Images: b.cfg.Images}
+	compose, err := spec.ComposeFile()
+	if err != nil {
+		return nil, &infra.PermanentError{Reason: err.Error()}
+	}
+	progress("connecting", 0)
+	target := sshx.Target{Addr: net.JoinHostPort(host.Address, strconv.Itoa(host.SSHPort)), User: host.SSHUser, Signer: b.cfg.Signer, HostKey: hostKey}
+	c, err := sshx.DialRetry(ctx, target, func(error) { progress("waiting_for_ssh", 0) })
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+
+	progress("waiting_for_cloud_init", 0)
+	if err := b.waitReady(ctx, c); err != nil {
+		return nil, err
+	}
+	dir := path.Join(b.cfg.RemoteDir, orderID)
+	progress("uploading", 0)
+	if err := c.Upload(path.Join(dir, "compose.yml"), compose, 0o600); err != nil {
+		return nil, err
+	}
+	if err := c.Upload(path.Join(dir, "bootstrap.sh"), bootstrapScript, 0o700); err != nil {
+		return nil, err
+	}
+
+	ids := make([]string, nodeCount)
+	var protoErr error
+	_, err = c.Run(ctx, fmt.Sprintf("sh %s %s %d", path.Join(dir, "bootstrap.sh"), spec.Project(), nodeCount), func(line string) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 3 && f[0] == "PROGRESS":
+			if n, err := strconv.Atoi(f[2]); err == nil {
+				progress(f[1], n)
+			}
+		case len(f) == 3 && f[0] == "NODE":
+			i, err := strconv.Atoi(f[1])
+			if err != nil || i < 1 || i > nodeCount || !nodeID.MatchString(f[2]) {
+				protoErr = fmt.Errorf("bootstrap reported a malformed node line %q", truncate(line))
+				return
+			}
+			ids[i-1] = f[2]
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap script: %w", err)
+	}
+	if protoErr != nil {
+		return nil, protoErr
+	}
+	for i, id := range ids {
+		if id == "" {
+			return nil, fmt.Errorf("bootstrap did not report node %d", i+1)
+		}
+	}
+
+	progress("creating_runes", nodeCount)
+	runes, err := b.createRunes(ctx, c, spec, dir)
+	if err != nil {
+		return nil, err
+	}
+	conns := make([]string, nodeCount)
+	for i := range conns {
+		conns[i] = ConnectionString(b.cfg.ClamsBase, ids[i], host.Address, spec.Port(i+1), runes[i])
+	}
+	return conns, nil
+}
+
+// waitReady polls for cloud-init's marker: the container runtime is there.
+func (b *Bootstrapper) waitReady(ctx context.Context, c *sshx.Client) error {
+	backoff := time.Second
+	for {
+		if _, err := c.Run(ctx, "test -f "+b.cfg.ReadyMarker, nil); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cloud-init did not finish: %w", ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// createRunes makes each node's restricted rune, nodes in parallel over the
+// one connection, and checks every rune before it is handed out.
+func (b *Bootstrapper) createRunes(ctx context.Context, c *sshx.Client, spec Spec, dir string) ([]string, error) {
+	restrictions, _ := json.Marshal(Restrictions)
+	runes := make([]string, spec.NodeCount)
+	errs := make([]error, spec.NodeCount)
+	sem := make(chan struct{}, b.cfg.Parallel)
+	var wg sync.WaitGroup
+	for i := 1; i <= spec.NodeCount; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cmd := fmt.Sprintf("docker compose -p %s -f %s exec -T cln-%d lightning-cli --network=regtest createrune restrictions='%s'",
+				spec.Project(), path.Join(dir, "compose.yml"), i, restrictions)
+			out, err := c.Run(ctx, cmd, nil)
+			if err != nil {
+				errs[i-1] = fmt.Errorf("createrune on node %d: %w", i, err)
+				return
+			}
+			var res struct {
+				Rune     string `json:"rune"`
+				UniqueID string `json:"unique_id"`
+			}
+			// The output holds a secret: errors say what was wrong, never echo it.
+			if json.Unmarshal(out, &res) != nil || res.Rune == "" {
+				errs[i-1] = fmt.Errorf("createrune on node %d: unexpected output", i)
+				return
+			}
+			if err := CheckRune(res.Rune, res.UniqueID); err != nil {
+				errs[i-1] = fmt.Errorf("node %d: %w", i, err)
+				return
+			}
+			runes[i-1] = res.Rune
+		}(i)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return runes, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "…"
+	}
+	return s
+}

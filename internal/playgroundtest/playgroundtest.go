@@ -1,0 +1,102 @@
+// Package playgroundtest is an order's machine for tests: a real sshd on
+// loopback whose sessions find the docker double first on their PATH.
+package playgroundtest
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testbin"
+)
+
+// Machine is one test machine.
+type Machine struct {
+	SSHD        *sshdtest.Server
+	StateDir    string // the docker double's state
+	RemoteDir   string // where the bootstrap puts per-order files
+	ReadyMarker string // cloud-init's marker, already present
+}
+
+// Start builds the docker double and starts sshd presenting hostKey and
+// accepting authorized.
+func Start(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey) *Machine {
+	t.Helper()
+	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := t.TempDir()
+	m := &Machine{StateDir: filepath.Join(base, "docker-state"), RemoteDir: filepath.Join(base, "orders"), ReadyMarker: filepath.Join(base, "cloud-init-done")}
+	for _, d := range []string{m.StateDir, m.RemoteDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(m.ReadyMarker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m.SSHD = sshdtest.Start(t, sshdtest.Config{
+		HostKey: hostKey, Authorized: authorized, PathPrefix: filepath.Dir(docker),
+		Env: map[string]string{"DOCKER_DOUBLE_STATE": m.StateDir},
+	})
+	return m
+}
+
+// State is the double's model of the playground.
+type State struct {
+	Projects map[string]bool    `json:"projects"`
+	Height   int                `json:"height"`
+	Received map[string]float64 `json:"received"`
+	Funded   map[string]int     `json:"funded"`
+	Runes    map[string]int     `json:"runes"`
+}
+
+// State reads the double's state.
+func (m *Machine) State(t testing.TB) State {
+	t.Helper()
+	var s State
+	b, err := os.ReadFile(filepath.Join(m.StateDir, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Calls lists every docker invocation, each as its argv.
+func (m *Machine) Calls(t testing.TB) [][]string {
+	t.Helper()
+	b, _ := os.ReadFile(filepath.Join(m.StateDir, "calls.log"))
+	var calls [][]string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var c []string
+		if err := json.Unmarshal([]byte(line), &c); err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+// Fault arms a fault line of the double ("kill-after sendmany").
+func (m *Machine) Fault(t testing.TB, line string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(m.StateDir, "faults"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString(line + "\n")
+}
