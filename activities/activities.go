@@ -21,12 +21,19 @@ type Bootstrapper interface {
 	Bootstrap(ctx context.Context, orderID string, nodeCount int, host infra.Host, progress func(step string, nodesReady int)) ([]string, error)
 }
 
+// ProgressSink hands deployment progress to the order's workflow, where
+// the customer's status query finds it.
+type ProgressSink interface {
+	Progress(ctx context.Context, orderID, step string, nodesReady int) error
+}
+
 // Activities holds the dependencies of the order activities. Workflows call
 // its methods through a nil *Activities; the worker registers a real one.
 type Activities struct {
 	Provider     infra.Provider // nil: no capacity configured
 	Bootstrapper Bootstrapper   // nil: bootstrap not configured
 	Orders       OrderLookup    // for the sweeper
+	Progress     ProgressSink   // nil: progress is only heartbeated
 }
 
 // ErrNotConfigured is retried, not failed: an operator who configures a
@@ -68,8 +75,18 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 	if a.Bootstrapper == nil {
 		return BootstrapResult{}, fmt.Errorf("bootstrap order %s: bootstrapper %w", in.OrderID, ErrNotConfigured)
 	}
+	var last string
 	progress := func(step string, nodesReady int) {
 		activity.RecordHeartbeat(ctx, step, nodesReady)
+		key := fmt.Sprintf("%s/%d", step, nodesReady)
+		if a.Progress == nil || key == last {
+			return
+		}
+		last = key
+		// Progress is a courtesy to the customer: losing one is harmless.
+		if err := a.Progress.Progress(ctx, in.OrderID, step, nodesReady); err != nil {
+			activity.GetLogger(ctx).Warn("report progress", "Error", err)
+		}
 	}
 	conns, err := a.Bootstrapper.Bootstrap(ctx, in.OrderID, in.NodeCount, in.Host, progress)
 	if err != nil {

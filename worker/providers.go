@@ -11,9 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/hetzner"
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
+	"github.com/lnplaylive/lnplaylive/infra/playground"
 )
 
 // env returns the variable or a default.
@@ -119,4 +122,34 @@ func ProviderFromEnv(log *slog.Logger) (infra.Provider, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// BootstrapperFromEnv builds the SSH bootstrapper from the operator's key
+// (LNPLAYLIVE_SSH_KEY_FILE); without a readable key there is none, and paid
+// orders cannot be provisioned (they fail after the bootstrap retries).
+func BootstrapperFromEnv(log *slog.Logger) (*playground.Bootstrapper, error) {
+	file := SSHKeyFile()
+	pem, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		log.Warn("no SSH key (LNPLAYLIVE_SSH_KEY_FILE): playgrounds cannot be bootstrapped", "file", file)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("LNPLAYLIVE_SSH_KEY_FILE: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		// The error names the file, never its contents.
+		return nil, fmt.Errorf("LNPLAYLIVE_SSH_KEY_FILE %s: not a usable private key", file)
+	}
+	images := playground.DefaultImages()
+	images.Bitcoind = env("LNPLAYLIVE_BITCOIND_IMAGE", images.Bitcoind)
+	images.CLN = env("LNPLAYLIVE_CLN_IMAGE", images.CLN)
+	return playground.New(playground.Config{
+		Signer:      signer,
+		Images:      images,
+		ClamsBase:   env("LNPLAYLIVE_CLAMS_BASE", playground.DefaultClamsBase),
+		RemoteDir:   env("LNPLAYLIVE_REMOTE_DIR", "/var/lib/lnplaylive/orders"),
+		ReadyMarker: env("LNPLAYLIVE_READY_MARKER", hetzner.ReadyMarker),
+	}), nil
 }

@@ -77,6 +77,9 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if acts.Orders == nil {
 		acts.Orders = temporalOrders{c}
 	}
+	if acts.Progress == nil {
+		acts.Progress = signalProgress{c}
+	}
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}

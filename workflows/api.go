@@ -15,7 +15,15 @@ const (
 	SignalPaid = "paid"
 	// QueryStatus returns the order's State.
 	QueryStatus = "status"
+	// SignalProgress carries a Progress from the bootstrap activity.
+	SignalProgress = "progress"
 )
+
+// Progress is the SignalProgress payload.
+type Progress struct {
+	Step       string `json:"step"`
+	NodesReady int    `json:"nodes_ready"`
+}
 
 // OrderInput is everything the workflow needs to know when it starts. It is
 // rebuilt from the invoice alone when the plugin has to signal-with-start.

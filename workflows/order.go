@@ -34,13 +34,15 @@ var (
 		},
 	}
 	// The bootstrap waits for cloud-init and pulls images: minutes, with a
-	// heartbeat per step. It is safe to run again after a partial run.
+	// heartbeat per step. It is safe to run again after a partial run; five
+	// attempts (2, 4, 8, 16 s apart) ride out a dropped connection or an
+	// sshd still starting, then the order fails and its VM is deleted.
 	bootstrapOptions = workflow.ActivityOptions{
 		StartToCloseTimeout:    15 * time.Minute,
 		ScheduleToCloseTimeout: 30 * time.Minute,
 		HeartbeatTimeout:       2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    5 * time.Second,
+			InitialInterval:    2 * time.Second,
 			BackoffCoefficient: 2,
 			MaximumInterval:    time.Minute,
 			MaximumAttempts:    5,
@@ -194,6 +196,21 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string,
 		return nil, fmt.Errorf("acquire host: %w", err)
 	}
 	o.setProgress("bootstrapping", 0)
+	// Progress signals from the bootstrap update the status while it runs.
+	progressCtx, stopProgress := workflow.WithCancel(ctx)
+	defer stopProgress()
+	workflow.Go(progressCtx, func(gctx workflow.Context) {
+		ch := workflow.GetSignalChannel(gctx, SignalProgress)
+		for {
+			var p Progress
+			if !ch.Receive(gctx, &p) {
+				return
+			}
+			if o.state.Deployment.Status == order.StartingDeployment {
+				o.setProgress(p.Step, p.NodesReady)
+			}
+		}
+	})
 	var boot activities.BootstrapResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bootstrapOptions),
 		a.Bootstrap, activities.BootstrapInput{OrderID: spec.OrderID, NodeCount: spec.NodeCount, Host: host}).Get(ctx, &boot)

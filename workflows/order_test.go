@@ -226,3 +226,24 @@ func TestReleaseIsRetriedUntilItSucceeds(t *testing.T) {
 	env.AssertExpectations(t)
 	require.Equal(t, order.Expired, query(t, env).Deployment.Status)
 }
+
+func TestBootstrapProgressShowsInTheStatus(t *testing.T) {
+	env, in := newEnv(t)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Second)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil)
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).After(10*time.Minute).
+		Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil)
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalProgress, Progress{Step: "waiting_for_nodes", NodesReady: 5})
+	}, 2*time.Minute)
+	var mid, after State
+	env.RegisterDelayedCallback(func() { mid = query(t, env) }, 3*time.Minute)
+	env.RegisterDelayedCallback(func() { after = query(t, env) }, time.Hour)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, order.StartingDeployment, mid.Deployment.Status)
+	require.Equal(t, &order.Progress{Step: "waiting_for_nodes", NodesReady: 5, NodeCount: 8}, mid.Deployment.Progress)
+	require.Equal(t, order.Provisioned, after.Deployment.Status)
+	require.Nil(t, after.Deployment.Progress)
+}

@@ -24,6 +24,14 @@ func main() {
 		os.Exit(1)
 	}
 	acts := &activities.Activities{Provider: provider}
+	boot, err := worker.BootstrapperFromEnv(log)
+	if err != nil {
+		log.Error("configure bootstrap", "error", err)
+		os.Exit(1)
+	}
+	if boot != nil {
+		acts.Bootstrapper = boot
+	}
 	if err := worker.Run(ctx, cfg, acts, log); err != nil {
 		log.Error("worker stopped", "error", err)
 		os.Exit(1)

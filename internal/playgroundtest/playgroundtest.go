@@ -27,6 +27,11 @@ type Machine struct {
 // Start builds the docker double and starts sshd presenting hostKey and
 // accepting authorized.
 func Start(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey) *Machine {
+	return StartOnPort(t, hostKey, authorized, 0)
+}
+
+// StartOnPort is Start with sshd on a chosen port (0: any free one).
+func StartOnPort(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, port int) *Machine {
 	t.Helper()
 	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
 	if err != nil {
@@ -44,7 +49,7 @@ func Start(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey) *
 	}
 	m.SSHD = sshdtest.Start(t, sshdtest.Config{
 		HostKey: hostKey, Authorized: authorized, PathPrefix: filepath.Dir(docker),
-		Env: map[string]string{"DOCKER_DOUBLE_STATE": m.StateDir},
+		Env: map[string]string{"DOCKER_DOUBLE_STATE": m.StateDir}, Port: port,
 	})
 	return m
 }

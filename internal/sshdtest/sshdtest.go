@@ -41,6 +41,7 @@ type Config struct {
 	Authorized ssh.PublicKey      // the key the client logs in with
 	PathPrefix string             // prepended to PATH in sessions
 	Env        map[string]string  // more session environment
+	Port       int                // 0: a free one
 }
 
 // NewKey makes an ed25519 key pair.
@@ -66,7 +67,10 @@ func Start(t testing.TB, cfg Config) *Server {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &Server{t: t, Port: devserver.FreePort(t), Dir: dir, cfgPath: filepath.Join(dir, "sshd_config"), logPath: filepath.Join(dir, "sshd.log")}
+	if cfg.Port == 0 {
+		cfg.Port = devserver.FreePort(t)
+	}
+	s := &Server{t: t, Port: cfg.Port, Dir: dir, cfgPath: filepath.Join(dir, "sshd_config"), logPath: filepath.Join(dir, "sshd.log")}
 	block, err := ssh.MarshalPrivateKey(cfg.HostKey, "test host key")
 	if err != nil {
 		t.Fatal(err)

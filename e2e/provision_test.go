@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/lnplaylive/lnplaylive/infra/hostkey"
+	"github.com/lnplaylive/lnplaylive/infra/playground"
+	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
+)
+
+// deployment is everything an order needs to reach provisioned: the Hetzner
+// stand-in, an operator SSH key, and the port the test's sshd will use.
+type deployment struct {
+	api      *hetznertest.API
+	env      []string
+	sshPort  int
+	operator ssh.Signer
+	keys     *hostkey.Deriver
+}
+
+func newDeployment(t *testing.T) deployment {
+	api := hetznertest.New(t)
+	env := hetznerEnv(t, api)
+	var secret string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "LNPLAYLIVE_HOST_KEY_SECRET_FILE="); ok {
+			secret = v
+		}
+	}
+	raw, err := os.ReadFile(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(raw)
+	keys, err := hostkey.NewDeriver(sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	opPriv, operator := sshdtest.NewKey(t)
+	block, err := ssh.MarshalPrivateKey(opPriv, "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := deployment{api: api, sshPort: devserver.FreePort(t), operator: operator, keys: keys}
+	d.env = append(env, "LNPLAYLIVE_SSH_KEY_FILE="+keyFile, fmt.Sprintf("LNPLAYLIVE_SSH_PORT=%d", d.sshPort))
+	return d
+}
+
+// machine starts the order's "VM": sshd presenting hostKey.
+func (d deployment) machine(t *testing.T, hostKey ed25519.PrivateKey) *playgroundtest.Machine {
+	return playgroundtest.StartOnPort(t, hostKey, d.operator.PublicKey(), d.sshPort)
+}
+
+var connRE = regexp.MustCompile(`^http://app\.clams\.tech:80/connect\?address=(0[23][0-9a-f]{64})@127\.0\.0\.1:(\d+)&type=direct&value=ws:&rune=([A-Za-z0-9_=-]+)$`)
+
+func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
+	d := newDeployment(t)
+	// The machine's directories must be known to the worker before it starts.
+	base := t.TempDir()
+	env := append(d.env, "LNPLAYLIVE_REMOTE_DIR="+filepath.Join(base, "orders"), "LNPLAYLIVE_READY_MARKER="+filepath.Join(base, "ready"))
+	if err := os.WriteFile(filepath.Join(base, "ready"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newSystem(t, options{workerEnv: env})
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 48})
+	m := d.machine(t, d.keys.For(string(r.BOLT11InvoiceID)).Private)
+
+	started := time.Now()
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitStatus(string(r.BOLT11InvoiceID), 90*time.Second, func(st status) bool {
+		return strings.Contains(string(st.DeploymentDetails), `"provisioned"`) || strings.Contains(string(st.DeploymentDetails), `"failed"`)
+	})
+	t.Logf("payment → provisioned in %s", time.Since(started).Round(time.Millisecond))
+	dep := st.deployment(t)
+	if dep.Status != "provisioned" || len(dep.ConnectionStrings) != 8 {
+		t.Fatalf("deployment %s (%s), sshd: %s", dep.Status, dep.Error, m.SSHD.Log())
+	}
+	for i, c := range dep.ConnectionStrings {
+		match := connRE.FindStringSubmatch(c)
+		if match == nil || match[2] != fmt.Sprint(6001+i) {
+			t.Fatalf("connection string %d has the wrong form or port", i+1)
+		}
+		ok := false
+		for uid := 0; uid < 5 && !ok; uid++ {
+			ok = playground.CheckRune(match[3], fmt.Sprint(uid)) == nil
+		}
+		if !ok {
+			t.Fatalf("node %d's rune does not carry the SPEC restrictions", i+1)
+		}
+		if strings.Contains(s.worker.out.String(), match[3]) {
+			t.Fatal("the worker logged a rune")
+		}
+	}
+	for a, n := range m.State(t).Funded {
+		if n != 1 {
+			t.Fatalf("address %s funded %d times", a, n)
+		}
+	}
+	if created, _, maxPerOrder := d.api.Counts(); created != 1 || maxPerOrder != 1 {
+		t.Fatalf("created %d servers", created)
+	}
+}
+
+// A machine presenting another host key is refused every time; the order
+// fails and its VM is deleted.
+func TestWrongHostKeyFailsTheOrderAndDeletesTheVM(t *testing.T) {
+	d := newDeployment(t)
+	s := newSystem(t, options{workerEnv: d.env})
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	impostor, _ := sshdtest.NewKey(t)
+	m := d.machine(t, impostor)
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitStatus(string(r.BOLT11InvoiceID), 120*time.Second, func(st status) bool {
+		return strings.Contains(string(st.DeploymentDetails), `"failed"`)
+	})
+	if e := st.deployment(t).Error; !strings.Contains(e, "host key mismatch") {
+		t.Fatalf("reason %q", e)
+	}
+	waitServers(t, d.api, 30*time.Second, func(ss []hetznertest.Server) bool { return len(ss) == 0 })
+	if n := len(m.Calls(t)); n != 0 {
+		t.Fatalf("%d docker commands ran on the impostor", n)
+	}
+}
