@@ -103,7 +103,7 @@ func TestSweeperDeletesOrphanAndKeepsLiveOrdersVM(t *testing.T) {
 	api.PlantServer("lnplaylive-"+string(orphan), map[string]string{"managed-by": "lnplaylive", "lnplaylive-order": string(orphan),
 		"lnplaylive-expires": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)})
 
-	c := s.temporal.Client(t)
+	c := s.client()
 	h := c.ScheduleClient().GetHandle(context.Background(), worker.SweepScheduleID(s.taskQueue))
 	if err := h.Trigger(context.Background(), client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatal(err)

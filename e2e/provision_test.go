@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
@@ -110,6 +112,28 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 		if strings.Contains(s.worker.out.String(), match[3]) {
 			t.Fatal("the worker logged a rune")
 		}
+	}
+	// Temporal's stored history holds no rune and no connection string in
+	// clear: read it raw, without the codec.
+	raw := s.temporal.Client(t)
+	it := raw.GetWorkflowHistory(context.Background(), "lnplaylive-"+string(r.BOLT11InvoiceID), "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events++
+		text := ev.String()
+		for _, c := range dep.ConnectionStrings {
+			rune := c[strings.Index(c, "rune=")+5:]
+			if strings.Contains(text, rune) || strings.Contains(text, "connect?address") {
+				t.Fatalf("event %d (%s) holds a connection string in clear", ev.GetEventId(), ev.GetEventType())
+			}
+		}
+	}
+	if events < 10 {
+		t.Fatalf("only %d history events", events)
 	}
 	for a, n := range m.State(t).Funded {
 		if n != 1 {

@@ -20,7 +20,7 @@ func TestOrderGoneFromTemporalAnswersFromItsInvoice(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitStatus(id, 20*time.Second, paidAndDeploying)
-	c := s.temporal.Client(t)
+	c := s.client()
 	_, err := c.WorkflowService().DeleteWorkflowExecution(context.Background(), &workflowservice.DeleteWorkflowExecutionRequest{
 		Namespace: "default", WorkflowExecution: &commonpb.WorkflowExecution{WorkflowId: "lnplaylive-" + id},
 	})

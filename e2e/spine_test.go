@@ -60,7 +60,7 @@ func TestOrderFromCreateToPaid(t *testing.T) {
 	}
 
 	// The workflow itself holds the payment: it is the source of truth.
-	c := s.temporal.Client(t)
+	c := s.client()
 	v, err := c.QueryWorkflow(context.Background(), "lnplaylive-"+string(r.BOLT11InvoiceID), "", workflows.QueryStatus)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestUnpaidInvoiceReachesExpiry(t *testing.T) {
 	s.waitStatus(string(r.BOLT11InvoiceID), 15*time.Second, func(st status) bool {
 		return st.InvoiceStatus == "expired" && string(st.DeploymentDetails) == `"not_deployed"`
 	})
-	c := s.temporal.Client(t)
+	c := s.client()
 	var res workflows.Result
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -142,7 +142,7 @@ func TestPaymentRelayedAfterWorkflowExpiredStillDeploys(t *testing.T) {
 	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
 	}
-	c := s.temporal.Client(t)
+	c := s.client()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var res workflows.Result
@@ -156,7 +156,7 @@ func TestPaymentRelayedAfterWorkflowExpiredStillDeploys(t *testing.T) {
 
 func (s *system) assertWorkflowPaid(id string) {
 	s.t.Helper()
-	c := s.temporal.Client(s.t)
+	c := s.client()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		v, err := c.QueryWorkflow(context.Background(), "lnplaylive-"+id, "", workflows.QueryStatus)
@@ -213,7 +213,7 @@ func TestRefusedInputsCreateNothing(t *testing.T) {
 		{is, `["bolt11","not-a-uuid"]`, -32602, "no such order"},
 		{is, `{"payment_type":"bolt11","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112","verbose":true}`, -32602, "verbose: unknown parameter"},
 	}
-	c := s.temporal.Client(t)
+	c := s.client()
 	for _, tc := range cases {
 		_, rerr := s.call(tc.method, json.RawMessage(tc.params))
 		if rerr == nil {

@@ -7,17 +7,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
+	"github.com/lnplaylive/lnplaylive/codec"
 	"github.com/lnplaylive/lnplaylive/internal/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
+	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/internal/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -33,6 +39,22 @@ type system struct {
 	workerBin string
 	workerEnv []string
 	taskQueue string
+	codecKeys string
+}
+
+// client dials Temporal as the plugin and worker do, with the codec.
+func (s *system) client() client.Client {
+	s.t.Helper()
+	opts, err := temporalconn.Config{Address: s.temporal.Address(), CodecKeysFile: s.codecKeys}.Options(slog.New(slog.DiscardHandler))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c, err := client.Dial(opts)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(c.Close)
+	return c
 }
 
 type options struct {
@@ -54,6 +76,12 @@ func newSystem(t *testing.T, o options) *system {
 		t.Fatal(err)
 	}
 	s := &system{t: t, temporal: devserver.Start(t), node: clntest.NewNode(t), taskQueue: "lnplaylive-" + strings.ToLower(t.Name())}
+	// Every payload is encrypted, as in production: runes must never reach
+	// Temporal's database in clear.
+	s.codecKeys = filepath.Join(t.TempDir(), "codec.keys")
+	if err := os.WriteFile(s.codecKeys, []byte(codec.NewKeyLine("test-1")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if o.invoiceExpiry == 0 {
 		o.invoiceExpiry = 300
 	}
@@ -65,13 +93,14 @@ func newSystem(t *testing.T, o options) *system {
 			"lnplaylive-task-queue":       s.taskQueue,
 			"lnplaylive-invoice-expiry":   o.invoiceExpiry,
 			"lnplaylive-status-cache-ms":  100,
+			"lnplaylive-codec-keys-file":  s.codecKeys,
 		},
 	}
 	for k, v := range o.pluginOptions {
 		s.pluginCfg.Options[k] = v
 	}
 	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
-		"HCLOUD_TOKEN="}, o.workerEnv...)
+		"HCLOUD_TOKEN=", "LNPLAYLIVE_CODEC_KEYS_FILE=" + s.codecKeys}, o.workerEnv...)
 	s.worker = startProcess(t, workerBin, s.workerEnv)
 	s.workerBin = workerBin
 	s.startPlugin()

@@ -31,6 +31,7 @@ const (
 	OptInvoiceExpiry     = "lnplaylive-invoice-expiry"
 	OptStatusCacheMillis = "lnplaylive-status-cache-ms"
 	OptMaxLiveOrders     = "lnplaylive-max-live-orders"
+	OptCodecKeysFile     = "lnplaylive-codec-keys-file"
 )
 
 // Manifest entries: glightning builds the usage strings from the json tags.
@@ -67,6 +68,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewStringOption(OptTemporalTLSCert, "Temporal mTLS client certificate file", ""),
 		glightning.NewStringOption(OptTemporalTLSKey, "Temporal mTLS client key file", ""),
 		glightning.NewStringOption(OptTemporalTLSCA, "CA file for Temporal's server certificate", ""),
+		glightning.NewStringOption(OptCodecKeysFile, "file of AES-256 keys encrypting Temporal payloads (the worker's LNPLAYLIVE_CODEC_KEYS_FILE); empty for none", ""),
 		glightning.NewStringOption(OptTaskQueue, "Temporal task queue of the lnplaylive worker", workflows.DefaultTaskQueue),
 		glightning.NewStringOption(OptPrices, "node_count:msat_per_node_hour,… (the products on sale)", order.DefaultPrices),
 		glightning.NewIntOption(OptMinHours, "fewest hours an order may buy", defaults.MinHours),
@@ -118,6 +120,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			Address: opt.str(OptTemporalAddress), Namespace: opt.str(OptTemporalNamespace),
 			APIKey:      opt.str(OptTemporalAPIKey),
 			TLSCertPath: opt.str(OptTemporalTLSCert), TLSKeyPath: opt.str(OptTemporalTLSKey), TLSCAPath: opt.str(OptTemporalTLSCA),
+			CodecKeysFile: opt.str(OptCodecKeysFile),
 		}
 		tc, err := tcfg.NewLazyClient(log)
 		if err != nil {

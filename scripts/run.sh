@@ -11,6 +11,12 @@ export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
 port="${TEMPORAL_ADDRESS##*:}"
 ui_port="${LNPLAYLIVE_UI_PORT:-8233}"
 
+# Payloads in Temporal are encrypted (runes never in clear): make a key once.
+export LNPLAYLIVE_CODEC_KEYS_FILE="${LNPLAYLIVE_CODEC_KEYS_FILE:-$PWD/.data/codec.keys}"
+if [ ! -s "$LNPLAYLIVE_CODEC_KEYS_FILE" ]; then
+	(umask 077; ./bin/lnplaylive codec-new-key --id dev-1 > "$LNPLAYLIVE_CODEC_KEYS_FILE")
+fi
+
 pids=()
 cleanup() {
 	trap - INT TERM EXIT
@@ -34,16 +40,21 @@ echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, 
 ./bin/lnplaylive-worker 2>>.data/worker.log &
 pids+=($!)
 echo "Worker running (log .data/worker.log)"
+./bin/lnplaylive codec-server --addr 127.0.0.1:8081 --ui-origin "http://localhost:$ui_port" 2>>.data/codec-server.log &
+pids+=($!)
+echo "Codec server: http://127.0.0.1:8081 (set it as the Web UI's codec endpoint to read encrypted payloads)"
 cat <<MSG
 
 Load the plugin into Core Lightning:
 
   lightningd --network=regtest --plugin=$PWD/bin/lnplaylive-plugin \\
-    --lnplaylive-temporal-address=$TEMPORAL_ADDRESS --lnplaylive-temporal-namespace=$TEMPORAL_NAMESPACE
+    --lnplaylive-temporal-address=$TEMPORAL_ADDRESS --lnplaylive-temporal-namespace=$TEMPORAL_NAMESPACE \\
+    --lnplaylive-codec-keys-file=$LNPLAYLIVE_CODEC_KEYS_FILE
 
 or into a running node:
 
-  lightning-cli plugin start $PWD/bin/lnplaylive-plugin lnplaylive-temporal-address=$TEMPORAL_ADDRESS
+  lightning-cli -k plugin subcommand=start plugin=$PWD/bin/lnplaylive-plugin \\
+    lnplaylive-temporal-address=$TEMPORAL_ADDRESS lnplaylive-codec-keys-file=$LNPLAYLIVE_CODEC_KEYS_FILE
 
 Then: lightning-cli -k lnplaylive-createorder node_count=8 hours=48
 Ctrl-C stops everything started here.

@@ -14,6 +14,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/lnplaylive/lnplaylive/codec"
 )
 
 // Config locates a Temporal namespace. The zero value is a local dev server.
@@ -26,6 +28,8 @@ type Config struct {
 	TLSKeyPath    string
 	TLSCAPath     string
 	TLSServerName string
+	// CodecKeysFile, when set, encrypts every payload (see package codec).
+	CodecKeysFile string
 }
 
 // Defaults match `temporal server start-dev`.
@@ -46,6 +50,7 @@ func FromEnv() Config {
 		TLSKeyPath:    os.Getenv("TEMPORAL_TLS_KEY"),
 		TLSCAPath:     os.Getenv("TEMPORAL_TLS_CA"),
 		TLSServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME"),
+		CodecKeysFile: os.Getenv("LNPLAYLIVE_CODEC_KEYS_FILE"),
 	}
 	return c.WithDefaults()
 }
@@ -71,6 +76,13 @@ func (c Config) Options(logger *slog.Logger) (client.Options, error) {
 	}
 	if c.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(c.APIKey)
+	}
+	if c.CodecKeysFile != "" {
+		cd, err := codec.Load(c.CodecKeysFile)
+		if err != nil {
+			return client.Options{}, err
+		}
+		opts.DataConverter = cd.DataConverter()
 	}
 	useTLS := c.TLS || c.TLSCertPath != "" || c.TLSCAPath != "" || c.APIKey != ""
 	if useTLS {
