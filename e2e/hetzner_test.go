@@ -160,16 +160,31 @@ func TestWorkerKilledDuringCreateLeavesOneServer(t *testing.T) {
 	}
 }
 
-// At capacity, createorder refuses before creating an invoice.
+// At capacity, createorder refuses before creating an invoice; a place is
+// free again once an unpaid invoice expires.
 func TestCapacityFullRefusesBeforeAnyInvoice(t *testing.T) {
-	s := newSystem(t, options{pluginOptions: map[string]any{"lnplaylive-max-live-orders": 2}})
+	s := newSystem(t, options{invoiceExpiry: 3, pluginOptions: map[string]any{"lnplaylive-max-live-orders": 2}})
 	s.createOrder(map[string]any{"node_count": 8, "hours": 3})
 	s.createOrder(map[string]any{"node_count": 8, "hours": 3})
-	_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
-	if rerr == nil || !strings.Contains(rerr.Message, "no capacity") {
-		t.Fatalf("third order: %v", rerr)
+	for i := 0; i < 2; i++ { // before and after visibility has caught up
+		_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
+		if rerr == nil || !strings.Contains(rerr.Message, "no capacity") {
+			t.Fatalf("third order: %v", rerr)
+		}
+		time.Sleep(time.Second)
 	}
 	if n := len(s.node.Invoices()); n != 2 {
 		t.Fatalf("%d invoices", n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
+		if rerr == nil {
+			break
+		}
+		if !strings.Contains(rerr.Message, "no capacity") || time.Now().After(deadline) {
+			t.Fatalf("after the invoices expired: %v", rerr)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -84,6 +84,9 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 	s := newSystem(t, options{workerEnv: env})
 	r := s.createOrder(map[string]any{"node_count": 8, "hours": 48})
 	m := d.machine(t, d.keys.For(string(r.BOLT11InvoiceID)).Private)
+	// The SSH connection drops right after the nodes were funded: the
+	// retried bootstrap must finish without funding anyone twice.
+	m.Fault(t, "kill-after sendmany")
 
 	started := time.Now()
 	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
@@ -135,10 +138,23 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 	if events < 10 {
 		t.Fatalf("only %d history events", events)
 	}
-	for a, n := range m.State(t).Funded {
+	funded := m.State(t).Funded
+	if len(funded) != 8 {
+		t.Fatalf("%d nodes funded", len(funded))
+	}
+	for a, n := range funded {
 		if n != 1 {
 			t.Fatalf("address %s funded %d times", a, n)
 		}
+	}
+	ups := 0
+	for _, c := range m.Calls(t) {
+		if strings.Contains(strings.Join(c, " "), " up -d") {
+			ups++
+		}
+	}
+	if ups < 2 {
+		t.Fatalf("the bootstrap ran %d times; the dropped connection was not retried", ups)
 	}
 	if created, _, maxPerOrder := d.api.Counts(); created != 1 || maxPerOrder != 1 {
 		t.Fatalf("created %d servers", created)

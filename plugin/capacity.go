@@ -15,9 +15,8 @@ import (
 var ErrNoCapacity = errors.New("no capacity")
 
 // visibilityLag is how long a just-started workflow may be missing from
-// Temporal's visibility counts. Orders this plugin started within it are
-// counted on top, which may refuse an order at the very edge of capacity
-// for a few seconds but never lets one through over it.
+// Temporal's visibility. Orders this plugin started within it are added to
+// what visibility lists, by id, so none is counted twice or missed.
 const visibilityLag = 5 * time.Second
 
 // capacityGuard counts live orders: every running OrderWorkflow on the task
@@ -30,13 +29,13 @@ type capacityGuard struct {
 	now       func() time.Time
 
 	mu       sync.Mutex
-	recent   []time.Time // starts within visibilityLag
-	inFlight int         // reserved, not yet started or abandoned
+	recent   map[string]time.Time // workflow ids started within visibilityLag
+	inFlight int                  // reserved, not yet started or abandoned
 }
 
-// reserve takes a place or refuses. Call done(true) once the order's
-// workflow is started, done(false) if it was not.
-func (g *capacityGuard) reserve(ctx context.Context) (done func(started bool), err error) {
+// reserve takes a place or refuses. Call done(id) with the workflow id once
+// the order's workflow is started, done("") if it was not.
+func (g *capacityGuard) reserve(ctx context.Context) (done func(workflowID string), err error) {
 	if g.max <= 0 {
 		return nil, fmt.Errorf("%w configured: this node sells no playgrounds (--lnplaylive-max-live-orders is 0)", ErrNoCapacity)
 	}
@@ -44,29 +43,41 @@ func (g *capacityGuard) reserve(ctx context.Context) (done func(started bool), e
 	defer cancel()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", g.taskQueue),
+	// List at most max+1 live orders: enough to know whether one more fits.
+	resp, err := g.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		PageSize: int32(g.max + 1),
+		Query:    fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", g.taskQueue),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
 	}
-	now := g.now()
-	for len(g.recent) > 0 && now.Sub(g.recent[0]) > visibilityLag {
-		g.recent = g.recent[1:]
+	live := map[string]bool{}
+	for _, e := range resp.GetExecutions() {
+		live[e.GetExecution().GetWorkflowId()] = true
 	}
-	live := int(resp.GetCount()) + len(g.recent) + g.inFlight
-	if live >= g.max {
+	now := g.now()
+	for id, at := range g.recent {
+		if now.Sub(at) > visibilityLag {
+			delete(g.recent, id)
+		} else {
+			live[id] = true
+		}
+	}
+	if n := len(live) + g.inFlight; n >= g.max || len(resp.GetNextPageToken()) > 0 {
 		return nil, fmt.Errorf("%w: all %d playgrounds are taken, try again later", ErrNoCapacity, g.max)
 	}
 	g.inFlight++
 	var once sync.Once
-	return func(started bool) {
+	return func(workflowID string) {
 		once.Do(func() {
 			g.mu.Lock()
 			defer g.mu.Unlock()
 			g.inFlight--
-			if started {
-				g.recent = append(g.recent, g.now())
+			if workflowID != "" {
+				if g.recent == nil {
+					g.recent = map[string]time.Time{}
+				}
+				g.recent[workflowID] = g.now()
 			}
 		})
 	}, nil

@@ -84,7 +84,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	if err != nil {
 		return nil, err
 	}
-	started := false
+	started := ""
 	defer func() { done(started) }()
 	id := order.NewID()
 	created := s.now()
@@ -115,7 +115,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	started = true
+	started = id.WorkflowID()
 	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount)
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,

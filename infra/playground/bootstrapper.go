@@ -32,6 +32,8 @@ type Config struct {
 	ReadyMarker string // written by cloud-init when the runtime is installed
 	// Parallel bounds the SSH sessions used at once for per-node steps.
 	Parallel int
+	// Dial, when set, opens the SSH transport (tests drop it on purpose).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // DefaultClamsBase is SPEC §6's front end.
@@ -63,7 +65,7 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, orderID string, nodeCount 
 		return nil, &infra.PermanentError{Reason: err.Error()}
 	}
 	progress("connecting", 0)
-	target := sshx.Target{Addr: net.JoinHostPort(host.Address, strconv.Itoa(host.SSHPort)), User: host.SSHUser, Signer: b.cfg.Signer, HostKey: hostKey}
+	target := sshx.Target{Addr: net.JoinHostPort(host.Address, strconv.Itoa(host.SSHPort)), User: host.SSHUser, Signer: b.cfg.Signer, HostKey: hostKey, Dial: b.cfg.Dial}
 	c, err := sshx.DialRetry(ctx, target, func(error) { progress("waiting_for_ssh", 0) })
 	if err != nil {
 		return nil, err

@@ -2,10 +2,15 @@ package playground
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,5 +158,67 @@ func TestWrongHostKeyIsRefused(t *testing.T) {
 	}
 	if len(f.m.Calls(t)) != 0 {
 		t.Fatal("commands ran on a host with the wrong key")
+	}
+}
+
+// dropAfter is a connection that dies after n bytes were written: the SSH
+// transport breaks in the middle of whatever was being sent.
+type dropAfter struct {
+	net.Conn
+	left *atomic.Int64
+}
+
+func (d dropAfter) Write(p []byte) (int, error) {
+	if d.left.Add(-int64(len(p))) < 0 {
+		d.Conn.Close()
+		return 0, errors.New("connection dropped by the test")
+	}
+	return d.Conn.Write(p)
+}
+
+func TestConnectionDroppedMidUploadIsRetriedToTheSameResult(t *testing.T) {
+	f := newFixture(t)
+	var budget atomic.Int64
+	budget.Store(1 << 40) // unlimited until the upload starts
+	drop := true
+	f.b.cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil || !drop {
+			return c, err
+		}
+		return dropAfter{c, &budget}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var steps []string
+	_, err := f.b.Bootstrap(ctx, "o4", 3, f.host, func(step string, _ int) {
+		steps = append(steps, step)
+		if step == "uploading" {
+			budget.Store(1500) // the connection dies within the first file
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "sftp") {
+		t.Fatalf("the drop in the upload was not reported as such: %v (steps %v)", err, steps)
+	}
+	if strings.Contains(strings.Join(steps, " "), "starting_containers") {
+		t.Fatalf("the script ran after a failed upload: %v", steps)
+	}
+	// Nothing half-written stands under the final names.
+	for _, name := range []string{"compose.yml", "bootstrap.sh"} {
+		if _, err := os.Stat(filepath.Join(f.m.RemoteDir, "o4", name)); err == nil {
+			t.Fatalf("%s is in place after a failed upload", name)
+		}
+	}
+	drop = false
+	conns, _, err := f.bootstrap(t, "o4", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConns(t, conns, 3)
+	for a, n := range f.m.State(t).Funded {
+		if n != 1 {
+			t.Fatalf("address %s funded %d times", a, n)
+		}
 	}
 }

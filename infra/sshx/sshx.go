@@ -42,6 +42,9 @@ type Target struct {
 	User    string
 	Signer  ssh.Signer    // the operator's key (secret)
 	HostKey ssh.PublicKey // pinned
+	// Dial opens the TCP connection; nil uses net.Dialer. Tests use it to
+	// drop connections at chosen moments.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client is one SSH connection with a lazily opened SFTP session.
@@ -68,8 +71,12 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 		HostKeyAlgorithms: []string{t.HostKey.Type()},
 		Timeout:           15 * time.Second,
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", t.Addr)
+	dial := t.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	conn, err := dial(ctx, "tcp", t.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: %w", t.Addr, err)
 	}
