@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/lnplaylive/lnplaylive/internal/bolt11"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -239,4 +241,42 @@ func TestRefusedInputsCreateNothing(t *testing.T) {
 	}
 	// The plugin still works after all of that.
 	s.createOrder(map[string]any{"node_count": 64, "hours": 504})
+}
+
+// Operators find orders by status and size (Web UI, `temporal workflow list`).
+func TestOrdersAreSearchableByStatusAndNodeCount(t *testing.T) {
+	s := newSystem(t, options{})
+	paid := s.createOrder(map[string]any{"node_count": 16, "hours": 3})
+	unpaid := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	if err := s.node.Pay("lnplaylive-" + string(paid.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	s.waitStatus(string(paid.BOLT11InvoiceID), 20*time.Second, paidAndDeploying)
+	c := s.client()
+	find := func(query string) []string {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			resp, err := c.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: query})
+			if err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			var ids []string
+			for _, e := range resp.GetExecutions() {
+				ids = append(ids, e.GetExecution().GetWorkflowId())
+			}
+			if len(ids) > 0 || time.Now().After(deadline) {
+				return ids
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if ids := find(`OrderStatus = "starting_deployment" AND NodeCount = 16 AND Hours = 3`); len(ids) != 1 || ids[0] != "lnplaylive-"+string(paid.BOLT11InvoiceID) {
+		t.Fatalf("paid order search: %v", ids)
+	}
+	if ids := find(`OrderStatus = "unpaid" AND NodeCount = 8`); len(ids) != 1 || ids[0] != "lnplaylive-"+string(unpaid.BOLT11InvoiceID) {
+		t.Fatalf("unpaid order search: %v", ids)
+	}
+	if ids := find(`ExpiresAt > "2026-01-01T00:00:00Z" AND PaidAt > "2026-01-01T00:00:00Z"`); len(ids) != 1 {
+		t.Fatalf("time search: %v", ids)
+	}
 }

@@ -80,6 +80,9 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if acts.Progress == nil {
 		acts.Progress = signalProgress{c}
 	}
+	if err := ensureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {
+		return err
+	}
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}

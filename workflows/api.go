@@ -5,7 +5,26 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/lnplaylive/lnplaylive/order"
+)
+
+// Search attributes the workflow keeps current, so operators can filter
+// orders in the Web UI and with `temporal workflow list --query`.
+var (
+	AttrOrderStatus = temporal.NewSearchAttributeKeyKeyword("OrderStatus")
+	AttrNodeCount   = temporal.NewSearchAttributeKeyInt64("NodeCount")
+	AttrHours       = temporal.NewSearchAttributeKeyInt64("Hours")
+	AttrPaidAt      = temporal.NewSearchAttributeKeyTime("PaidAt")
+	AttrExpiresAt   = temporal.NewSearchAttributeKeyTime("ExpiresAt")
+)
+
+// OrderStatus values: the invoice status before payment, the deployment
+// status after.
+const (
+	StatusUnpaid         = "unpaid"
+	StatusInvoiceExpired = "invoice_expired"
 )
 
 // Names shared by the plugin, the worker and operators' tools.

@@ -74,10 +74,25 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (Result, error) {
 }
 
 type orderRun struct {
-	in      OrderInput
-	state   State
-	payment *Payment
-	paidCh  workflow.ReceiveChannel
+	in         OrderInput
+	state      State
+	payment    *Payment
+	paidCh     workflow.ReceiveChannel
+	searchable bool
+}
+
+// WithStatus sets the OrderStatus search attribute.
+func WithStatus(s string) temporal.SearchAttributeUpdate { return AttrOrderStatus.ValueSet(s) }
+
+// upsert keeps the search attributes current. A failure is logged, not
+// fatal: the order matters more than its findability.
+func (o *orderRun) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
+	if !o.searchable {
+		return
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "Error", err)
+	}
 }
 
 func (o *orderRun) setup(ctx workflow.Context) error {
@@ -87,8 +102,13 @@ func (o *orderRun) setup(ctx workflow.Context) error {
 
 func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	logger := workflow.GetLogger(ctx)
+	// Search attributes came with version 1; histories from before keep
+	// replaying without them.
+	o.searchable = workflow.GetVersion(ctx, "search-attributes", workflow.DefaultVersion, 1) == 1
+	o.upsert(ctx, WithStatus(StatusUnpaid), AttrNodeCount.ValueSet(int64(o.in.NodeCount)), AttrHours.ValueSet(int64(o.in.Hours)))
 	if !o.awaitPayment(ctx) {
 		o.state.InvoiceStatus = order.InvoiceExpired
+		o.upsert(ctx, WithStatus(StatusInvoiceExpired))
 		logger.Info("invoice expired unpaid")
 		return Result{Paid: false}, nil
 	}
@@ -100,6 +120,7 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		VMExpirationDate: order.FormatTime(expiration),
 		Status:           order.StartingDeployment,
 	}
+	o.upsert(ctx, WithStatus(string(order.StartingDeployment)), AttrPaidAt.ValueSet(o.payment.PaidAt), AttrExpiresAt.ValueSet(expiration))
 	logger.Info("order paid", "PayIndex", o.payment.PayIndex, "VMExpiration", expiration)
 
 	// Whatever happens from here on, the host is released on a context that
@@ -115,12 +136,14 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		o.state.Deployment.Status = order.Failed
 		o.state.Deployment.Error = customerError(err)
 		o.state.Deployment.Progress = nil
+		o.upsert(ctx, WithStatus(string(order.Failed)))
 		logger.Error("deployment failed for good", "Error", err)
 		return Result{Paid: true, Status: order.Failed}, nil
 	}
 	o.state.Deployment.Status = order.Provisioned
 	o.state.Deployment.ConnectionStrings = conns
 	o.state.Deployment.Progress = nil
+	o.upsert(ctx, WithStatus(string(order.Provisioned)))
 
 	o.serveUntil(ctx, expiration)
 	return Result{Paid: true, Status: order.Expired}, nil
@@ -260,6 +283,7 @@ func (o *orderRun) release(ctx workflow.Context) {
 	if o.state.Deployment.Status != order.Failed {
 		o.state.Deployment.Status = order.Expired
 		o.state.Deployment.ConnectionStrings = nil
+		o.upsert(ctx, WithStatus(string(order.Expired)))
 	}
 	o.drainPayments(ctx)
 }

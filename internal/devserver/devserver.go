@@ -30,7 +30,12 @@ type Server struct {
 	UIPort  int
 	proc    *proc.Proc
 	logFile string
+	bare    bool
 }
+
+// Bare starts the server without lnplaylive's search attributes, as a fresh
+// production namespace is.
+func Bare(s *Server) { s.bare = true }
 
 // Binary finds the temporal CLI: $TEMPORAL_BIN, or bin/temporal of this repo.
 func Binary() (string, error) {
@@ -56,7 +61,7 @@ func FreePort(t testing.TB) int {
 }
 
 // Start runs a dev server on a fresh database in a temporary directory.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...func(*Server)) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
@@ -64,6 +69,9 @@ func Start(t testing.TB) *Server {
 	}
 	dir := t.TempDir()
 	s := &Server{t: t, bin: bin, db: filepath.Join(dir, "temporal.db"), Port: FreePort(t), UIPort: FreePort(t), logFile: filepath.Join(dir, "server.log")}
+	for _, o := range opts {
+		o(s)
+	}
 	s.Start()
 	t.Cleanup(func() { s.Stop() })
 	return s
@@ -79,10 +87,14 @@ func (s *Server) Start() {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	cmd := exec.Command(s.bin, "server", "start-dev", "--db-filename", s.db,
+	args := []string{"server", "start-dev", "--db-filename", s.db,
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--ui-port", strconv.Itoa(s.UIPort),
-		"--headless", "--log-level", "warn",
-		"--search-attribute", "OrderStatus=Keyword", "--search-attribute", "NodeCount=Int")
+		"--headless", "--log-level", "warn"}
+	if !s.bare {
+		args = append(args, "--search-attribute", "OrderStatus=Keyword", "--search-attribute", "NodeCount=Int",
+			"--search-attribute", "Hours=Int", "--search-attribute", "PaidAt=Datetime", "--search-attribute", "ExpiresAt=Datetime")
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	p, err := proc.Start(cmd)
 	logf.Close() // the child has its own descriptor
