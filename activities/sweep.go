@@ -8,9 +8,11 @@ import (
 	"go.temporal.io/sdk/activity"
 )
 
-// OrderLookup tells whether an order's workflow is still running.
+// OrderLookup tells whether an order's workflow is still running and, if
+// known, when its paid time ends (an operator may have extended it since
+// the machine's label was written).
 type OrderLookup interface {
-	IsLive(ctx context.Context, orderID string) (bool, error)
+	Lookup(ctx context.Context, orderID string) (live bool, expiresAt time.Time, err error)
 }
 
 // SweepInput tunes the sweep.
@@ -47,11 +49,14 @@ func (a *Activities) Sweep(ctx context.Context, in SweepInput) (SweepResult, err
 			log.Warn("sweep: managed machine without an order label; left for an operator", "MachineID", l.ID)
 			continue
 		}
-		late := !l.ExpiresAt.IsZero() && now.After(l.ExpiresAt.Add(in.Grace))
-		live, err := a.Orders.IsLive(ctx, l.OrderID)
+		live, expiresAt, err := a.Orders.Lookup(ctx, l.OrderID)
 		if err != nil {
 			return res, fmt.Errorf("sweep: is order %s live: %w", l.OrderID, err)
 		}
+		if expiresAt.IsZero() {
+			expiresAt = l.ExpiresAt
+		}
+		late := !expiresAt.IsZero() && now.After(expiresAt.Add(in.Grace))
 		if live && !late {
 			continue
 		}

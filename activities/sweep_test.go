@@ -28,11 +28,16 @@ func (f *fakeProvider) List(context.Context) ([]infra.Lease, error) { return f.l
 
 type fakeOrders map[string]bool
 
-func (f fakeOrders) IsLive(_ context.Context, id string) (bool, error) {
+var extendedUntil = time.Now().Add(time.Hour)
+
+func (f fakeOrders) Lookup(_ context.Context, id string) (bool, time.Time, error) {
 	if id == "broken" {
-		return false, errors.New("temporal unavailable")
+		return false, time.Time{}, errors.New("temporal unavailable")
 	}
-	return f[id], nil
+	if id == "extended" {
+		return true, extendedUntil, nil
+	}
+	return f[id], time.Time{}, nil
 }
 
 func TestSweepDeletesOnlyWhatNoLiveOrderOwns(t *testing.T) {
@@ -44,6 +49,8 @@ func TestSweepDeletesOnlyWhatNoLiveOrderOwns(t *testing.T) {
 		{ID: "4", OrderID: "live-but-late", ExpiresAt: now.Add(-11 * time.Minute)},
 		{ID: "5", OrderID: "live-just-expired", ExpiresAt: now.Add(-time.Minute)},
 		{ID: "6", OrderID: ""},
+		// its label says long expired, but an operator extended the order
+		{ID: "7", OrderID: "extended", ExpiresAt: now.Add(-time.Hour)},
 	}}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
@@ -57,7 +64,7 @@ func TestSweepDeletesOnlyWhatNoLiveOrderOwns(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"ended", "unknown", "live-but-late"}
-	if !slices.Equal(p.released, want) || !slices.Equal(res.Deleted, want) || res.Checked != 6 {
+	if !slices.Equal(p.released, want) || !slices.Equal(res.Deleted, want) || res.Checked != 7 {
 		t.Fatalf("released %v, result %+v", p.released, res)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -18,16 +19,21 @@ import (
 // temporalOrders answers the sweeper's "is this order live" from Temporal.
 type temporalOrders struct{ c client.Client }
 
-func (o temporalOrders) IsLive(ctx context.Context, orderID string) (bool, error) {
+func (o temporalOrders) Lookup(ctx context.Context, orderID string) (bool, time.Time, error) {
 	d, err := o.c.DescribeWorkflowExecution(ctx, "lnplaylive-"+orderID, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return false, nil
+		return false, time.Time{}, nil
 	}
 	if err != nil {
-		return false, err
+		return false, time.Time{}, err
 	}
-	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	info := d.GetWorkflowExecutionInfo()
+	var expiresAt time.Time
+	if p, ok := info.GetSearchAttributes().GetIndexedFields()["ExpiresAt"]; ok {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &expiresAt)
+	}
+	return info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, expiresAt, nil
 }
 
 // SweepScheduleID names the sweeper's schedule for a task queue.

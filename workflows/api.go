@@ -36,7 +36,17 @@ const (
 	QueryStatus = "status"
 	// SignalProgress carries a Progress from the bootstrap activity.
 	SignalProgress = "progress"
+	// SignalExtend carries an Extend from an operator: more paid time.
+	SignalExtend = "extend"
+	// SignalTeardown (no payload) ends a served order now.
+	SignalTeardown = "teardown"
 )
+
+// Extend moves a paid order's vm_expiration_date by Hours.
+type Extend struct {
+	Hours  int    `json:"hours"`
+	Reason string `json:"reason,omitempty"`
+}
 
 // Progress is the SignalProgress payload.
 type Progress struct {
@@ -52,6 +62,9 @@ type OrderInput struct {
 	Hours            int       `json:"hours"`
 	AmountMsat       uint64    `json:"amount_msat"`
 	InvoiceExpiresAt time.Time `json:"invoice_expires_at"`
+	// Prepaid starts the order already paid: an operator retrying a failed
+	// deployment passes the original payment, so paid time is unchanged.
+	Prepaid *Payment `json:"prepaid,omitempty"`
 }
 
 // Payment is the SignalPaid payload: what lightningd recorded when the invoice
@@ -77,4 +90,7 @@ type State struct {
 type Result struct {
 	Paid   bool                   `json:"paid"`
 	Status order.DeploymentStatus `json:"status,omitempty"`
+	// Order and Payment let an operator retry a failed deployment.
+	Order   OrderInput `json:"order"`
+	Payment *Payment   `json:"payment,omitempty"`
 }

@@ -77,6 +77,7 @@ type orderRun struct {
 	in         OrderInput
 	state      State
 	payment    *Payment
+	expiration time.Time
 	paidCh     workflow.ReceiveChannel
 	searchable bool
 }
@@ -97,6 +98,9 @@ func (o *orderRun) upsert(ctx workflow.Context, updates ...temporal.SearchAttrib
 
 func (o *orderRun) setup(ctx workflow.Context) error {
 	o.paidCh = workflow.GetSignalChannel(ctx, SignalPaid)
+	if o.in.Prepaid != nil {
+		o.acceptPayment(ctx, *o.in.Prepaid)
+	}
 	return workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return o.state, nil })
 }
 
@@ -110,10 +114,11 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		o.state.InvoiceStatus = order.InvoiceExpired
 		o.upsert(ctx, WithStatus(StatusInvoiceExpired))
 		logger.Info("invoice expired unpaid")
-		return Result{Paid: false}, nil
+		return o.result(order.Expired), nil
 	}
 
-	expiration := order.VMExpiration(o.payment.PaidAt, o.in.Hours)
+	o.expiration = order.VMExpiration(o.payment.PaidAt, o.in.Hours)
+	expiration := o.expiration
 	o.state.InvoiceStatus = order.InvoicePaid
 	o.state.Deployment = &order.Deployment{
 		PluginVersion:    order.PluginVersion,
@@ -131,22 +136,31 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	if err != nil {
 		if temporal.IsCanceledError(err) || ctx.Err() != nil {
 			o.state.Deployment.Status = order.Expired
-			return Result{Paid: true, Status: order.Expired}, err
+			return o.result(order.Expired), err
 		}
 		o.state.Deployment.Status = order.Failed
 		o.state.Deployment.Error = customerError(err)
 		o.state.Deployment.Progress = nil
 		o.upsert(ctx, WithStatus(string(order.Failed)))
 		logger.Error("deployment failed for good", "Error", err)
-		return Result{Paid: true, Status: order.Failed}, nil
+		return o.result(order.Failed), nil
 	}
 	o.state.Deployment.Status = order.Provisioned
 	o.state.Deployment.ConnectionStrings = conns
 	o.state.Deployment.Progress = nil
 	o.upsert(ctx, WithStatus(string(order.Provisioned)))
 
-	o.serveUntil(ctx, expiration)
-	return Result{Paid: true, Status: order.Expired}, nil
+	o.serveUntil(ctx)
+	return o.result(order.Expired), nil
+}
+
+func (o *orderRun) result(status order.DeploymentStatus) Result {
+	r := Result{Paid: o.payment != nil, Order: o.in, Payment: o.payment}
+	r.Order.Prepaid = nil
+	if r.Paid {
+		r.Status = status
+	}
+	return r
 }
 
 // awaitPayment blocks until a valid payment arrives or the invoice expires.
@@ -248,23 +262,53 @@ func (o *orderRun) setProgress(step string, ready int) {
 }
 
 // serveUntil sleeps durably until the paid time is over. A worker that was
-// down at that moment fires the timer as soon as it is back.
-func (o *orderRun) serveUntil(ctx workflow.Context, expiration time.Time) {
-	wait := expiration.Sub(workflow.Now(ctx))
-	if wait <= 0 {
+// down at that moment fires the timer as soon as it is back. An operator
+// may extend the time (the timer is replaced) or end it now.
+func (o *orderRun) serveUntil(ctx workflow.Context) {
+	extendCh := workflow.GetSignalChannel(ctx, SignalExtend)
+	teardownCh := workflow.GetSignalChannel(ctx, SignalTeardown)
+	for ctx.Err() == nil {
+		wait := o.expiration.Sub(workflow.Now(ctx))
+		if wait <= 0 {
+			return
+		}
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		over := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { over = true })
+		sel.AddReceive(o.paidCh, func(c workflow.ReceiveChannel, _ bool) {
+			var p Payment
+			c.Receive(ctx, &p)
+			o.acceptPayment(ctx, p)
+		})
+		sel.AddReceive(extendCh, func(c workflow.ReceiveChannel, _ bool) {
+			var e Extend
+			c.Receive(ctx, &e)
+			o.extend(ctx, e)
+		})
+		sel.AddReceive(teardownCh, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			workflow.GetLogger(ctx).Info("teardown requested by an operator")
+			over = true
+		})
+		sel.Select(ctx)
+		cancelTimer()
+		if over {
+			return
+		}
+	}
+}
+
+// extend moves the expiration; the timer is replaced by serveUntil's loop.
+func (o *orderRun) extend(ctx workflow.Context, e Extend) {
+	if e.Hours < 1 || e.Hours > 24*365 {
+		workflow.GetLogger(ctx).Warn("extend refused: hours out of range", "Hours", e.Hours)
 		return
 	}
-	done := false
-	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(workflow.NewTimer(ctx, wait), func(workflow.Future) { done = true })
-	sel.AddReceive(o.paidCh, func(c workflow.ReceiveChannel, _ bool) {
-		var p Payment
-		c.Receive(ctx, &p)
-		o.acceptPayment(ctx, p)
-	})
-	for !done && ctx.Err() == nil {
-		sel.Select(ctx)
-	}
+	o.expiration = o.expiration.Add(time.Duration(e.Hours) * time.Hour)
+	o.state.Deployment.VMExpirationDate = order.FormatTime(o.expiration)
+	o.upsert(ctx, AttrExpiresAt.ValueSet(o.expiration))
+	workflow.GetLogger(ctx).Info("order extended", "Hours", e.Hours, "Reason", e.Reason, "VMExpiration", o.expiration)
 }
 
 // release gives the host back, retrying until it succeeds, on a context

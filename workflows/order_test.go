@@ -86,7 +86,11 @@ func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var res Result
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, Result{Paid: true, Status: order.Expired}, res)
+	require.True(t, res.Paid)
+	require.Equal(t, order.Expired, res.Status)
+	require.Equal(t, in, res.Order)
+	require.True(t, pay.PaidAt.Equal(res.Payment.PaidAt))
+	require.Equal(t, pay.PayIndex, res.Payment.PayIndex)
 	require.False(t, releasedAt.Before(expiresAt), "released at %s, before expiry %s", releasedAt, expiresAt)
 	require.Less(t, releasedAt.Sub(expiresAt), time.Minute)
 	s := query(t, env)
@@ -206,7 +210,9 @@ func TestDeploymentThatFailsForGoodReleasesHostAndReportsFailed(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var res Result
 	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, Result{Paid: true, Status: order.Failed}, res)
+	require.True(t, res.Paid)
+	require.Equal(t, order.Failed, res.Status)
+	require.NotNil(t, res.Payment, "a failed order carries its payment, for a retry")
 	s := query(t, env)
 	require.Equal(t, order.Failed, s.Deployment.Status)
 	require.Contains(t, s.Deployment.Error, "host key mismatch")
@@ -246,4 +252,46 @@ func TestBootstrapProgressShowsInTheStatus(t *testing.T) {
 	require.Equal(t, &order.Progress{Step: "waiting_for_nodes", NodesReady: 5, NodeCount: 8}, mid.Deployment.Progress)
 	require.Equal(t, order.Provisioned, after.Deployment.Status)
 	require.Nil(t, after.Deployment.Progress)
+}
+
+func TestOperatorExtendsThenTearsDown(t *testing.T) {
+	env, in := newEnv(t)
+	in.Hours = 3
+	var pay Payment
+	env.RegisterDelayedCallback(func() { pay = paidAt(env); env.SignalWorkflow(SignalPaid, pay) }, time.Second)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil)
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil)
+	var releasedAt time.Time
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Run(func(mock.Arguments) { releasedAt = env.Now() }).Return(nil).Once()
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalExtend, Extend{Hours: 0}) // refused
+		env.SignalWorkflow(SignalExtend, Extend{Hours: 2, Reason: "workshop overran"})
+	}, time.Hour)
+	var afterExtend State
+	env.RegisterDelayedCallback(func() { afterExtend = query(t, env) }, 4*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalTeardown, nil) }, 4*time.Hour+time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, order.Provisioned, afterExtend.Deployment.Status, "still served after the original 3 hours")
+	require.Equal(t, order.FormatTime(pay.PaidAt.Add(5*time.Hour)), afterExtend.Deployment.VMExpirationDate)
+	require.WithinDuration(t, pay.PaidAt.Add(4*time.Hour+time.Minute), releasedAt, time.Minute, "teardown releases at once")
+	require.Equal(t, order.Expired, query(t, env).Deployment.Status)
+}
+
+func TestRetryStartsAlreadyPaid(t *testing.T) {
+	env, in := newEnv(t)
+	pay := paidAt(env)
+	pay.PaidAt = pay.PaidAt.Add(-time.Hour)
+	in.Prepaid = &pay
+	in.InvoiceExpiresAt = pay.PaidAt // long expired: the retry does not wait for it
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.True(t, res.Paid)
+	require.Equal(t, order.FormatTime(pay.PaidAt.Add(48*time.Hour)), query(t, env).Deployment.VMExpirationDate)
+	env.AssertExpectations(t)
 }
