@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lnplaylive/lnplaylive/ops"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -37,7 +38,7 @@ func (o temporalOrders) Lookup(ctx context.Context, orderID string) (bool, time.
 }
 
 // SweepScheduleID names the sweeper's schedule for a task queue.
-func SweepScheduleID(taskQueue string) string { return taskQueue + "-sweeper" }
+func SweepScheduleID(taskQueue string) string { return ops.SweepScheduleID(taskQueue) }
 
 // ensureSweepSchedule creates the sweeper's Temporal Schedule if it does not
 // exist yet; every worker calls it, the first one wins.

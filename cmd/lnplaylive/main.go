@@ -16,7 +16,7 @@ import (
 
 func main() {
 	root := &cobra.Command{Use: "lnplaylive", Short: "Operate lnplaylive", SilenceUsage: true}
-	root.AddCommand(codecServerCmd(), newKeyCmd())
+	root.AddCommand(ordersCmd(), sweepCmd(), codecServerCmd(), newKeyCmd())
 	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
+	"github.com/lnplaylive/lnplaylive/ops"
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// connect dials Temporal as the `temporal` CLI would, with the codec.
+func connect(ctx context.Context) (ops.Ops, func(), error) {
+	cfg := temporalconn.FromEnv()
+	opts, err := cfg.Options(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return ops.Ops{}, nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return ops.Ops{}, nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.Address, err)
+	}
+	tq := os.Getenv("LNPLAYLIVE_TASK_QUEUE")
+	if tq == "" {
+		tq = workflows.DefaultTaskQueue
+	}
+	return ops.Ops{Client: c, TaskQueue: tq}, c.Close, nil
+}
+
+func withOps(f func(ctx context.Context, o ops.Ops, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+		defer cancel()
+		o, closeFn, err := connect(ctx)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		return f(ctx, o, args)
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func ordersCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "orders", Short: "List, inspect and act on orders"}
+	var asJSON bool
+	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+
+	var status string
+	var limit int
+	list := &cobra.Command{
+		Use: "list", Short: "List orders (newest first)", Args: cobra.NoArgs,
+		RunE: withOps(func(ctx context.Context, o ops.Ops, _ []string) error {
+			rows, err := o.List(ctx, status, limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if rows == nil {
+					rows = []ops.Row{}
+				}
+				return printJSON(os.Stdout, rows)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ORDER\tSTATUS\tNODES\tHOURS\tPAID AT\tEXPIRES AT")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Status, r.NodeCount, r.Hours, timeOrDash(r.PaidAt), timeOrDash(r.ExpiresAt))
+			}
+			return tw.Flush()
+		}),
+	}
+	list.Flags().StringVar(&status, "status", "", "only orders with this status (unpaid, invoice_expired, starting_deployment, provisioned, failed, expired)")
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many orders (0: all)")
+
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show an order's status, connection strings included", Args: cobra.ExactArgs(1),
+		RunE: withOps(func(ctx context.Context, o ops.Ops, args []string) error {
+			st, err := o.Show(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(os.Stdout, st)
+			}
+			fmt.Printf("invoice:  %s\n", st.InvoiceStatus)
+			if d := st.Deployment; d != nil {
+				fmt.Printf("status:   %s\nexpires:  %s\n", d.Status, d.VMExpirationDate)
+				if d.Progress != nil {
+					fmt.Printf("progress: %s (%d/%d nodes)\n", d.Progress.Step, d.Progress.NodesReady, d.Progress.NodeCount)
+				}
+				if d.Error != "" {
+					fmt.Printf("error:    %s\n", d.Error)
+				}
+				for i, c := range d.ConnectionStrings {
+					fmt.Printf("node %d:   %s\n", i+1, c)
+				}
+			}
+			return nil
+		}),
+	}
+
+	var hours int
+	var reason string
+	extend := &cobra.Command{
+		Use: "extend ID", Short: "Add hours to a paid order (moves its expiry timer)", Args: cobra.ExactArgs(1),
+		RunE: withOps(func(ctx context.Context, o ops.Ops, args []string) error {
+			if err := o.Extend(ctx, args[0], hours, reason); err != nil {
+				return err
+			}
+			fmt.Printf("order %s extended by %d hours\n", args[0], hours)
+			return nil
+		}),
+	}
+	extend.Flags().IntVar(&hours, "hours", 0, "hours to add")
+	extend.Flags().StringVar(&reason, "reason", "", "why (kept in the workflow's log)")
+	_ = extend.MarkFlagRequired("hours")
+
+	var yes bool
+	teardown := &cobra.Command{
+		Use: "teardown ID", Short: "Delete a paid order's VM now and end the order", Args: cobra.ExactArgs(1),
+		RunE: withOps(func(ctx context.Context, o ops.Ops, args []string) error {
+			if !yes && !confirm(fmt.Sprintf("Delete the playground of order %s now? Type yes: ", args[0])) {
+				return fmt.Errorf("not confirmed")
+			}
+			if err := o.Teardown(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Printf("order %s: teardown requested\n", args[0])
+			return nil
+		}),
+	}
+	teardown.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+
+	retry := &cobra.Command{
+		Use: "retry ID", Short: "Run a failed deployment again (same payment, same paid time)", Args: cobra.ExactArgs(1),
+		RunE: withOps(func(ctx context.Context, o ops.Ops, args []string) error {
+			if err := o.Retry(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Printf("order %s: deployment restarted\n", args[0])
+			return nil
+		}),
+	}
+	cmd.AddCommand(list, show, extend, teardown, retry)
+	return cmd
+}
+
+func sweepCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "sweep", Short: "The sweeper that deletes machines no live order owns"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "now", Short: "Run the sweeper now", Args: cobra.NoArgs,
+		RunE: withOps(func(ctx context.Context, o ops.Ops, _ []string) error {
+			if err := o.SweepNow(ctx); err != nil {
+				return err
+			}
+			fmt.Println("sweep triggered")
+			return nil
+		}),
+	})
+	return cmd
+}
+
+func confirm(prompt string) bool {
+	fmt.Fprint(os.Stderr, prompt)
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	return strings.TrimSpace(line) == "yes"
+}
+
+func timeOrDash(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
