@@ -15,6 +15,9 @@ type OrderLookup interface {
 	Lookup(ctx context.Context, orderID string) (live bool, expiresAt time.Time, err error)
 }
 
+// MetricSweeperDeletions counts machines the sweeper deleted.
+const MetricSweeperDeletions = "lnplaylive_sweeper_deletions"
+
 // SweepInput tunes the sweep.
 type SweepInput struct {
 	// Grace past a lease's recorded expiry after which it is deleted even if
@@ -66,6 +69,7 @@ func (a *Activities) Sweep(ctx context.Context, in SweepInput) (SweepResult, err
 		log.Warn("sweep: deleted a machine with no live order", "Order", l.OrderID, "MachineID", l.ID,
 			"OrderLive", live, "PastExpiry", late)
 		res.Deleted = append(res.Deleted, l.OrderID)
+		activity.GetMetricsHandler(ctx).Counter(MetricSweeperDeletions).Inc(1)
 	}
 	return res, nil
 }

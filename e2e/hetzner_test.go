@@ -3,8 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +17,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/worker"
@@ -93,7 +98,8 @@ func oneRunning(servers []hetznertest.Server) bool {
 // The sweeper deletes a VM no live order owns and keeps a live order's VM.
 func TestSweeperDeletesOrphanAndKeepsLiveOrdersVM(t *testing.T) {
 	api := hetznertest.New(t)
-	s := newSystem(t, options{workerEnv: hetznerEnv(t, api)})
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", devserver.FreePort(t))
+	s := newSystem(t, options{workerEnv: append(hetznerEnv(t, api), "LNPLAYLIVE_METRICS_ADDR="+metricsAddr)})
 	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
 	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
@@ -113,6 +119,21 @@ func TestSweeperDeletesOrphanAndKeepsLiveOrdersVM(t *testing.T) {
 	})
 	if servers[0].Status != "running" {
 		t.Fatalf("the live order's server is %s", servers[0].Status)
+	}
+	counted := regexp.MustCompile(`(?m)^lnplaylive_sweeper_deletions\{.*\} 1$`)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if counted.Match(body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweeper's deletion was not counted")
+		}
 	}
 }
 

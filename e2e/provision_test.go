@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,7 +79,9 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 	d := newDeployment(t)
 	// The machine's directories must be known to the worker before it starts.
 	base := t.TempDir()
-	env := append(d.env, "LNPLAYLIVE_REMOTE_DIR="+filepath.Join(base, "orders"), "LNPLAYLIVE_READY_MARKER="+filepath.Join(base, "ready"))
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", devserver.FreePort(t))
+	env := append(d.env, "LNPLAYLIVE_REMOTE_DIR="+filepath.Join(base, "orders"), "LNPLAYLIVE_READY_MARKER="+filepath.Join(base, "ready"),
+		"LNPLAYLIVE_METRICS_ADDR="+metricsAddr)
 	if err := os.WriteFile(filepath.Join(base, "ready"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +162,27 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 	}
 	if created, _, maxPerOrder := d.api.Counts(); created != 1 || maxPerOrder != 1 {
 		t.Fatalf("created %d servers", created)
+	}
+
+	// The worker's Prometheus endpoint has the SDK's metrics and ours.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		"lnplaylive_payment_to_provisioned_seconds_count",
+		`lnplaylive_orders{status="provisioned"} 1`,
+		"lnplaylive_live_vms 1",
+		`hcloud_api_requests_total{`,
+		"temporal_request{",
+		"temporal_activity_execution_seconds_count",
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

@@ -100,7 +100,7 @@ func newSystem(t *testing.T, o options) *system {
 		s.pluginCfg.Options[k] = v
 	}
 	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
-		"HCLOUD_TOKEN=", "LNPLAYLIVE_CODEC_KEYS_FILE=" + s.codecKeys}, o.workerEnv...)
+		"HCLOUD_TOKEN=", "LNPLAYLIVE_CODEC_KEYS_FILE=" + s.codecKeys, "LNPLAYLIVE_METRICS_ADDR=127.0.0.1:0"}, o.workerEnv...)
 	s.worker = startProcess(t, workerBin, s.workerEnv)
 	s.workerBin = workerBin
 	s.startPlugin()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lnplaylive/lnplaylive/infra"
@@ -80,7 +81,7 @@ func parseServerTypes(s string) (map[int]string, error) {
 
 // ProviderFromEnv builds the provider the environment configures, or nil
 // when none is (orders then wait in starting_deployment, never faked).
-func ProviderFromEnv(log *slog.Logger) (infra.Provider, error) {
+func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (infra.Provider, error) {
 	token, err := hcloudToken()
 	if err != nil {
 		return nil, err
@@ -115,6 +116,7 @@ func ProviderFromEnv(log *slog.Logger) (infra.Provider, error) {
 		SSHUser:      env("LNPLAYLIVE_SSH_USER", "root"),
 		SSHPort:      sshPort,
 		PollInterval: time.Duration(pollMS) * time.Millisecond,
+		Registerer:   reg,
 	}
 	log.Info("provider: hetzner", "endpoint", cfg.Endpoint, "locations", cfg.Locations, "image", cfg.Image)
 	p, err := hetzner.New(cfg, keys)

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"github.com/prometheus/client_golang/prometheus"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/lnplaylive/lnplaylive/activities"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
+	"github.com/lnplaylive/lnplaylive/metrics"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -22,6 +24,10 @@ type Config struct {
 	Temporal   temporalconn.Config
 	TaskQueue  string
 	SweepEvery time.Duration
+	// MetricsAddr serves Prometheus metrics ("" disables).
+	MetricsAddr string
+	// Registry collects the metrics; nil disables them.
+	Registry *prometheus.Registry
 }
 
 // ConfigFromEnv reads TEMPORAL_* like the temporal CLI, and LNPLAYLIVE_*.
@@ -29,6 +35,12 @@ func ConfigFromEnv() Config {
 	c := Config{Temporal: temporalconn.FromEnv(), TaskQueue: os.Getenv("LNPLAYLIVE_TASK_QUEUE")}
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.DefaultTaskQueue
+	}
+	c.MetricsAddr = os.Getenv("LNPLAYLIVE_METRICS_ADDR")
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = "127.0.0.1:9464"
+	} else if c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
 	}
 	c.SweepEvery = 5 * time.Minute
 	if d, err := time.ParseDuration(os.Getenv("LNPLAYLIVE_SWEEP_EVERY")); err == nil && d > 0 {
@@ -46,11 +58,12 @@ func Register(w sdkworker.Registry, acts *activities.Activities) {
 
 // Dial connects to Temporal, waiting for it while ctx lasts: a worker
 // started before its server (as compose and `make run` may do) just waits.
-func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger) (client.Client, error) {
+func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger, mh client.MetricsHandler) (client.Client, error) {
 	opts, err := cfg.Options(log)
 	if err != nil {
 		return nil, err
 	}
+	opts.MetricsHandler = mh
 	backoff := 200 * time.Millisecond
 	for {
 		c, err := client.DialContext(ctx, opts)
@@ -69,11 +82,26 @@ func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger) (clien
 
 // Run serves the task queue until ctx ends.
 func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog.Logger) error {
-	c, err := Dial(ctx, cfg.Temporal, log)
+	var mh client.MetricsHandler
+	if cfg.Registry != nil {
+		mh = metrics.NewHandler(cfg.Registry)
+	}
+	c, err := Dial(ctx, cfg.Temporal, log, mh)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if cfg.Registry != nil && cfg.MetricsAddr != "" {
+		cfg.Registry.MustRegister(metrics.OrdersCollector(c, cfg.TaskQueue, log))
+		if acts.Provider != nil {
+			cfg.Registry.MustRegister(metrics.LiveVMsCollector(acts.Provider, log))
+		}
+		stop, err := serveMetrics(cfg.MetricsAddr, cfg.Registry, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if acts.Orders == nil {
 		acts.Orders = temporalOrders{c}
 	}

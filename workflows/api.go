@@ -20,6 +20,10 @@ var (
 	AttrExpiresAt   = temporal.NewSearchAttributeKeyTime("ExpiresAt")
 )
 
+// MetricPaymentToProvisioned times payment → provisioned, recorded through
+// the SDK's replay-safe workflow metrics.
+const MetricPaymentToProvisioned = "lnplaylive_payment_to_provisioned"
+
 // OrderStatus values: the invoice status before payment, the deployment
 // status after.
 const (

@@ -149,6 +149,7 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	o.state.Deployment.ConnectionStrings = conns
 	o.state.Deployment.Progress = nil
 	o.upsert(ctx, WithStatus(string(order.Provisioned)))
+	workflow.GetMetricsHandler(ctx).Timer(MetricPaymentToProvisioned).Record(workflow.Now(ctx).Sub(o.payment.PaidAt))
 
 	o.serveUntil(ctx)
 	return o.result(order.Expired), nil

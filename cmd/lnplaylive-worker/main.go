@@ -18,7 +18,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cfg := worker.ConfigFromEnv()
-	provider, err := worker.ProviderFromEnv(log)
+	cfg.Registry = worker.NewRegistry()
+	provider, err := worker.ProviderFromEnv(log, cfg.Registry)
 	if err != nil {
 		log.Error("configure provider", "error", err)
 		os.Exit(1)

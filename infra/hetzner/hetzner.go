@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
@@ -52,6 +53,9 @@ type Config struct {
 	RetryBackoff time.Duration
 	// HTTPClient carries the per-request timeout.
 	HTTPClient *http.Client
+	// Registerer, when set, receives hcloud-go's request metrics
+	// (hcloud_api_requests_total by endpoint, method and status code).
+	Registerer prometheus.Registerer
 }
 
 // DefaultServerTypes follow SPEC §5 (≥150 MB per node): cx22 2 vCPU/4 GB,
@@ -89,6 +93,9 @@ func New(cfg Config, keys *hostkey.Deriver) (*Provider, error) {
 	}
 	if cfg.Endpoint != "" {
 		opts = append(opts, hcloud.WithEndpoint(cfg.Endpoint))
+	}
+	if cfg.Registerer != nil {
+		opts = append(opts, hcloud.WithInstrumentation(cfg.Registerer))
 	}
 	if cfg.RetryBackoff > 0 {
 		opts = append(opts, hcloud.WithRetryOpts(hcloud.RetryOpts{BackoffFunc: hcloud.ConstantBackoff(cfg.RetryBackoff), MaxRetries: 5}))
