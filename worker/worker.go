@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"go.temporal.io/sdk/client"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/lnplaylive/lnplaylive/activities"
