@@ -128,6 +128,16 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	o.upsert(ctx, WithStatus(string(order.StartingDeployment)), AttrPaidAt.ValueSet(o.payment.PaidAt), AttrExpiresAt.ValueSet(expiration))
 	logger.Info("order paid", "PayIndex", o.payment.PayIndex, "VMExpiration", expiration)
 
+	// A payment whose paid time is already over (relayed after a long
+	// outage, or replayed from lightningd to rebuild a lost Temporal
+	// database) gets no VM: there is nothing left to serve.
+	if workflow.GetVersion(ctx, "no-vm-after-expiry", workflow.DefaultVersion, 1) == 1 && !expiration.After(workflow.Now(ctx)) {
+		o.state.Deployment.Status = order.Expired
+		o.upsert(ctx, WithStatus(string(order.Expired)))
+		logger.Warn("payment relayed after its paid time was over; nothing deployed")
+		return o.result(order.Expired), nil
+	}
+
 	// Whatever happens from here on, the host is released on a context that
 	// cancellation of the workflow cannot reach.
 	defer o.release(ctx)

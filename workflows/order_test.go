@@ -295,3 +295,21 @@ func TestRetryStartsAlreadyPaid(t *testing.T) {
 	require.Equal(t, order.FormatTime(pay.PaidAt.Add(48*time.Hour)), query(t, env).Deployment.VMExpirationDate)
 	env.AssertExpectations(t)
 }
+
+// Replaying lightningd's payments into an empty Temporal (a lost database)
+// must not deploy orders whose time is long over.
+func TestPaymentWhosePaidTimeIsOverDeploysNothing(t *testing.T) {
+	env, in := newEnv(t)
+	pay := paidAt(env)
+	pay.PaidAt = pay.PaidAt.Add(-49 * time.Hour)
+	in.InvoiceExpiresAt = pay.PaidAt.Add(5 * time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, pay) }, 0)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var res Result
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.True(t, res.Paid)
+	require.Equal(t, order.Expired, res.Status)
+	require.Equal(t, order.Expired, query(t, env).Deployment.Status)
+	env.AssertNotCalled(t, "AcquireHost", mock.Anything, mock.Anything)
+}
