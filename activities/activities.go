@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -88,6 +89,24 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 			activity.GetLogger(ctx).Warn("report progress", "Error", err)
 		}
 	}
+	// The script may be quiet for a while (image pulls): heartbeat on a
+	// ticker too, so a short heartbeat timeout still means "worker gone".
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	conns, err := a.Bootstrapper.Bootstrap(ctx, in.OrderID, in.NodeCount, in.Host, progress)
 	if err != nil {
 		return BootstrapResult{}, temporalError(fmt.Errorf("bootstrap order %s: %w", in.OrderID, err))

@@ -66,7 +66,11 @@ type CreateReply struct {
 func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
 
 // VMExpiration is when a paid order's environment is deleted: payment time
-// plus the hours bought.
-func VMExpiration(paidAt time.Time, hours int) time.Time {
-	return paidAt.Add(time.Duration(hours) * time.Hour)
+// plus the hours bought. hour is the length of an hour: time.Hour, except in
+// development setups that shorten it to watch orders expire (0 means an hour).
+func VMExpiration(paidAt time.Time, hours int, hour time.Duration) time.Time {
+	if hour <= 0 {
+		hour = time.Hour
+	}
+	return paidAt.Add(time.Duration(hours) * hour)
 }

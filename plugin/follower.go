@@ -39,6 +39,8 @@ type PaymentSource interface {
 // acknowledged the payment, so a crash or an outage at any point means the
 // payment is relayed again, never skipped; the workflow ignores repeats.
 type Follower struct {
+	// DevHour is passed to workflows it starts (see Config.DevHour).
+	DevHour   time.Duration
 	src       PaymentSource
 	temporal  client.Client
 	taskQueue string
@@ -124,7 +126,7 @@ func (f *Follower) relay(ctx context.Context, id order.ID, inv cln.Invoice) erro
 	}
 	in := workflows.OrderInput{
 		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours,
-		AmountMsat: inv.AmountMsat, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(),
+		AmountMsat: inv.AmountMsat, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: f.DevHour,
 	}
 	pay := workflows.Payment{
 		InvoiceStatus: inv.Status, PayIndex: inv.PayIndex,

@@ -32,6 +32,7 @@ const (
 	OptStatusCacheMillis = "lnplaylive-status-cache-ms"
 	OptMaxLiveOrders     = "lnplaylive-max-live-orders"
 	OptCodecKeysFile     = "lnplaylive-codec-keys-file"
+	OptDevHourSeconds    = "lnplaylive-dev-hour-seconds"
 )
 
 // Manifest entries: glightning builds the usage strings from the json tags.
@@ -75,6 +76,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewIntOption(OptMaxHours, "most hours an order may buy", defaults.MaxHours),
 		glightning.NewIntOption(OptInvoiceExpiry, "seconds a customer has to pay an order's invoice", int(defaults.InvoiceExpiry/time.Second)),
 		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 500),
+		glightning.NewIntOption(OptDevHourSeconds, "DEVELOPMENT ONLY: length in seconds of the hours orders buy; 0 = real hours", 0),
 		glightning.NewIntOption(OptMaxLiveOrders, "most live orders (unpaid and unexpired, or paid and deployed) at once; 0 sells none", 10),
 	} {
 		if err := h.AddOption(o); err != nil {
@@ -140,9 +142,14 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			Products:      products,
 			StatusTTL:     time.Duration(opt.int(OptStatusCacheMillis)) * time.Millisecond,
 			MaxLiveOrders: opt.int(OptMaxLiveOrders),
+			DevHour:       time.Duration(opt.int(OptDevHourSeconds)) * time.Second,
+		}
+		if cfg.DevHour != 0 {
+			log.Warn("DEVELOPMENT MODE: an order's hour lasts " + cfg.DevHour.String() + "; never use this with real customers")
 		}
 		svc = NewService(cfg, rpc, tc, log)
 		follower := NewFollower(waitRPC, tc, cfg.TaskQueue, log)
+		follower.DevHour = cfg.DevHour
 		go func() {
 			if err := follower.Run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("payment follower stopped; restart the plugin to resume", "error", err)

@@ -24,6 +24,8 @@ type Config struct {
 	// StatusTTL bounds how stale a paid order's deployment status may be
 	// (see statusCache).
 	StatusTTL time.Duration
+	// DevHour, when set, is the length of an order's hour (development only).
+	DevHour time.Duration
 	// MaxLiveOrders caps unpaid-and-not-expired plus paid-and-live orders;
 	// 0 means no capacity is configured and every order is refused.
 	MaxLiveOrders int
@@ -100,7 +102,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	}
 	in := workflows.OrderInput{
 		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours,
-		AmountMsat: amount, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(),
+		AmountMsat: amount, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: s.cfg.DevHour,
 	}
 	tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
@@ -120,7 +122,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,
 		Hours:           req.Hours,
-		ExpiresAfter:    order.FormatTime(created.Add(time.Duration(req.Hours) * time.Hour)),
+		ExpiresAfter:    order.FormatTime(order.VMExpiration(created, req.Hours, s.cfg.DevHour)),
 		BOLT11InvoiceID: id,
 		BOLT11Invoice:   inv.Bolt11,
 	}, nil
@@ -186,7 +188,7 @@ func (s *Service) deployment(ctx context.Context, id order.ID, inv cln.Invoice) 
 	if derr != nil {
 		return nil, fmt.Errorf("paid invoice %s: %w", inv.Label, derr)
 	}
-	expiration := order.VMExpiration(time.Unix(inv.PaidAt, 0), req.Hours)
+	expiration := order.VMExpiration(time.Unix(inv.PaidAt, 0), req.Hours, s.cfg.DevHour)
 	status := order.StartingDeployment
 	if errors.Is(err, errWorkflowNotFound) && !s.now().Before(expiration) {
 		status = order.Expired

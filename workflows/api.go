@@ -66,6 +66,10 @@ type OrderInput struct {
 	Hours            int       `json:"hours"`
 	AmountMsat       uint64    `json:"amount_msat"`
 	InvoiceExpiresAt time.Time `json:"invoice_expires_at"`
+	// DevHour shortens the order's hour in development setups (fault tests,
+	// demos); zero in production. Set by the plugin's
+	// --lnplaylive-dev-hour-seconds.
+	DevHour time.Duration `json:"dev_hour,omitempty"`
 	// Prepaid starts the order already paid: an operator retrying a failed
 	// deployment passes the original payment, so paid time is unchanged.
 	Prepaid *Payment `json:"prepaid,omitempty"`

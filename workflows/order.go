@@ -34,13 +34,14 @@ var (
 		},
 	}
 	// The bootstrap waits for cloud-init and pulls images: minutes, with a
-	// heartbeat per step. It is safe to run again after a partial run; five
-	// attempts (2, 4, 8, 16 s apart) ride out a dropped connection or an
-	// sshd still starting, then the order fails and its VM is deleted.
+	// heartbeat every 5 s, so 30 s without one means the worker is gone. It
+	// is safe to run again after a partial run; five attempts (2, 4, 8, 16 s
+	// apart) ride out a dropped connection or an sshd still starting, then
+	// the order fails and its VM is deleted.
 	bootstrapOptions = workflow.ActivityOptions{
 		StartToCloseTimeout:    15 * time.Minute,
 		ScheduleToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:       2 * time.Minute,
+		HeartbeatTimeout:       30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    2 * time.Second,
 			BackoffCoefficient: 2,
@@ -53,7 +54,7 @@ var (
 	// used within the SPEC's 10-minute bound with room to spare.
 	releaseOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
@@ -117,7 +118,7 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		return o.result(order.Expired), nil
 	}
 
-	o.expiration = order.VMExpiration(o.payment.PaidAt, o.in.Hours)
+	o.expiration = order.VMExpiration(o.payment.PaidAt, o.in.Hours, o.in.DevHour)
 	expiration := o.expiration
 	o.state.InvoiceStatus = order.InvoicePaid
 	o.state.Deployment = &order.Deployment{
@@ -316,7 +317,7 @@ func (o *orderRun) extend(ctx workflow.Context, e Extend) {
 		workflow.GetLogger(ctx).Warn("extend refused: hours out of range", "Hours", e.Hours)
 		return
 	}
-	o.expiration = o.expiration.Add(time.Duration(e.Hours) * time.Hour)
+	o.expiration = order.VMExpiration(o.expiration, e.Hours, o.in.DevHour)
 	o.state.Deployment.VMExpirationDate = order.FormatTime(o.expiration)
 	o.upsert(ctx, AttrExpiresAt.ValueSet(o.expiration))
 	workflow.GetLogger(ctx).Info("order extended", "Hours", e.Hours, "Reason", e.Reason, "VMExpiration", o.expiration)

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -143,49 +142,49 @@ func (b *Bootstrapper) waitReady(ctx context.Context, c *sshx.Client) error {
 	}
 }
 
-// createRunes makes each node's restricted rune, nodes in parallel over the
-// one connection, and checks every rune before it is handed out.
+// createRunes makes each node's restricted rune, several nodes at a time,
+// in one SSH session (a session costs a round trip and a login shell), and
+// checks every rune before it is handed out.
 func (b *Bootstrapper) createRunes(ctx context.Context, c *sshx.Client, spec Spec, dir string) ([]string, error) {
 	restrictions, _ := json.Marshal(Restrictions)
+	one := fmt.Sprintf(`docker compose -p %s -f %s exec -T cln-$0 lightning-cli --network=regtest createrune restrictions='%s' | jq -ce --arg i "$0" '{i: ($i|tonumber), rune, unique_id}'`,
+		spec.Project(), path.Join(dir, "compose.yml"), restrictions)
+	cmd := fmt.Sprintf(`seq 1 %d | xargs -P %d -I{} sh -c %s {}`, spec.NodeCount, b.cfg.Parallel, shellQuote(one))
 	runes := make([]string, spec.NodeCount)
-	errs := make([]error, spec.NodeCount)
-	sem := make(chan struct{}, b.cfg.Parallel)
-	var wg sync.WaitGroup
-	for i := 1; i <= spec.NodeCount; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			cmd := fmt.Sprintf("docker compose -p %s -f %s exec -T cln-%d lightning-cli --network=regtest createrune restrictions='%s'",
-				spec.Project(), path.Join(dir, "compose.yml"), i, restrictions)
-			out, err := c.Run(ctx, cmd, nil)
-			if err != nil {
-				errs[i-1] = fmt.Errorf("createrune on node %d: %w", i, err)
-				return
-			}
-			var res struct {
-				Rune     string `json:"rune"`
-				UniqueID string `json:"unique_id"`
-			}
-			// The output holds a secret: errors say what was wrong, never echo it.
-			if json.Unmarshal(out, &res) != nil || res.Rune == "" {
-				errs[i-1] = fmt.Errorf("createrune on node %d: unexpected output", i)
-				return
-			}
-			if err := CheckRune(res.Rune, res.UniqueID); err != nil {
-				errs[i-1] = fmt.Errorf("node %d: %w", i, err)
-				return
-			}
-			runes[i-1] = res.Rune
-		}(i)
+	var bad error
+	_, err := c.Run(ctx, cmd, func(line string) {
+		var res struct {
+			I        int    `json:"i"`
+			Rune     string `json:"rune"`
+			UniqueID string `json:"unique_id"`
+		}
+		// The line holds a secret: errors say what was wrong, never echo it.
+		if json.Unmarshal([]byte(line), &res) != nil || res.I < 1 || res.I > spec.NodeCount || res.Rune == "" {
+			bad = errors.New("createrune: unexpected output")
+			return
+		}
+		if err := CheckRune(res.Rune, res.UniqueID); err != nil {
+			bad = fmt.Errorf("node %d: %w", res.I, err)
+			return
+		}
+		runes[res.I-1] = res.Rune
+	})
+	if err != nil {
+		return nil, fmt.Errorf("createrune: %w", err)
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if bad != nil {
+		return nil, bad
+	}
+	for i, r := range runes {
+		if r == "" {
+			return nil, fmt.Errorf("createrune: no rune for node %d", i+1)
+		}
 	}
 	return runes, nil
 }
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func truncate(s string) string {
 	if len(s) > 100 {

@@ -44,8 +44,10 @@ type API struct {
 	// Hetzner (a client that lost the response never polls).
 	ActionPolls int
 	ActionTime  time.Duration
-	// Address assigned to every server's public IPv4.
-	Address string
+	// Address assigned to every server's public IPv4, unless AddressFor
+	// (by server name) says otherwise.
+	Address    string
+	AddressFor func(name string) string
 
 	t   testing.TB
 	srv *httptest.Server
@@ -63,6 +65,7 @@ type API struct {
 	maxPerOrder   int
 	requests      map[string]int
 	userData      map[int64]string
+	deletedAt     map[string]time.Time // by lnplaylive-order label
 }
 
 type action struct {
@@ -83,7 +86,7 @@ func New(t testing.TB) *API {
 	a := &API{
 		Token: "test-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), ActionPolls: 1, ActionTime: 200 * time.Millisecond, Address: "127.0.0.1",
 		t: t, nextID: 1000, servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
-		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]bool{}, requests: map[string]int{}, userData: map[int64]string{},
+		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]bool{}, requests: map[string]int{}, userData: map[int64]string{}, deletedAt: map[string]time.Time{},
 	}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	a.URL = a.srv.URL + "/v1"
@@ -316,7 +319,7 @@ func (a *API) newServerLocked(name, typ, loc string, labels map[string]string) *
 	s := &schema.Server{
 		ID: a.nextID, Name: name, Status: "initializing", Created: time.Now().UTC(),
 		PublicNet: schema.ServerPublicNet{
-			IPv4: schema.ServerPublicNetIPv4{ID: a.nextID, IP: a.Address},
+			IPv4: schema.ServerPublicNetIPv4{ID: a.nextID, IP: a.addressFor(name)},
 			IPv6: schema.ServerPublicNetIPv6{ID: a.nextID, IP: "2001:db8::/64"},
 		},
 		ServerType: schema.ServerType{ID: 1, Name: typ, Cores: 2, Memory: 4, Disk: 40, Architecture: "x86"},
@@ -327,6 +330,22 @@ func (a *API) newServerLocked(name, typ, loc string, labels map[string]string) *
 	a.created++
 	a.countPerOrderLocked()
 	return s
+}
+
+func (a *API) addressFor(name string) string {
+	if a.AddressFor != nil {
+		if ip := a.AddressFor(name); ip != "" {
+			return ip
+		}
+	}
+	return a.Address
+}
+
+// DeletedAt says when the server of an order was deleted (zero if not).
+func (a *API) DeletedAt(orderID string) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.deletedAt[orderID]
 }
 
 func (a *API) countPerOrderLocked() {
@@ -460,9 +479,12 @@ func (a *API) deleteServer(w http.ResponseWriter, id string) {
 	}
 	s.Status = "deleting"
 	act := a.newActionLocked("delete_server", s.ID, "server", func() {
-		if a.servers[n] != nil {
+		if srv := a.servers[n]; srv != nil {
 			delete(a.servers, n)
 			a.deleted++
+			if o := srv.Labels["lnplaylive-order"]; o != "" {
+				a.deletedAt[o] = time.Now()
+			}
 		}
 	})
 	writeJSON(w, 200, schema.ServerDeleteResponse{Action: act})

@@ -32,6 +32,12 @@ func Start(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey) *
 
 // StartOnPort is Start with sshd on a chosen port (0: any free one).
 func StartOnPort(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, port int) *Machine {
+	return StartAt(t, hostKey, authorized, "127.0.0.1", port)
+}
+
+// StartAt is Start with sshd on a chosen loopback address and port, so
+// several machines (several orders) can share one SSH port.
+func StartAt(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, listen string, port int) *Machine {
 	t.Helper()
 	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
 	if err != nil {
@@ -49,7 +55,7 @@ func StartOnPort(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.Public
 	}
 	m.SSHD = sshdtest.Start(t, sshdtest.Config{
 		HostKey: hostKey, Authorized: authorized, PathPrefix: filepath.Dir(docker),
-		Env: map[string]string{"DOCKER_DOUBLE_STATE": m.StateDir}, Port: port,
+		Env: map[string]string{"DOCKER_DOUBLE_STATE": m.StateDir}, Port: port, Listen: listen,
 	})
 	return m
 }

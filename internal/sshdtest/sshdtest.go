@@ -28,6 +28,7 @@ const Binary = "/usr/sbin/sshd"
 // Server is one sshd.
 type Server struct {
 	t       testing.TB
+	Listen  string
 	Port    int
 	Dir     string
 	cfgPath string
@@ -42,6 +43,7 @@ type Config struct {
 	PathPrefix string             // prepended to PATH in sessions
 	Env        map[string]string  // more session environment
 	Port       int                // 0: a free one
+	Listen     string             // loopback address; default 127.0.0.1
 }
 
 // NewKey makes an ed25519 key pair.
@@ -70,7 +72,10 @@ func Start(t testing.TB, cfg Config) *Server {
 	if cfg.Port == 0 {
 		cfg.Port = devserver.FreePort(t)
 	}
-	s := &Server{t: t, Port: cfg.Port, Dir: dir, cfgPath: filepath.Join(dir, "sshd_config"), logPath: filepath.Join(dir, "sshd.log")}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1"
+	}
+	s := &Server{t: t, Listen: cfg.Listen, Port: cfg.Port, Dir: dir, cfgPath: filepath.Join(dir, "sshd_config"), logPath: filepath.Join(dir, "sshd.log")}
 	block, err := ssh.MarshalPrivateKey(cfg.HostKey, "test host key")
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +92,7 @@ func Start(t testing.TB, cfg Config) *Server {
 		setEnv += " " + k + "=" + v
 	}
 	conf := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
+ListenAddress %s
 HostKey %s
 AuthorizedKeysFile %s
 PasswordAuthentication no
@@ -99,7 +104,7 @@ PidFile %s
 Subsystem sftp internal-sftp
 SetEnv %s
 LogLevel ERROR
-`, s.Port, hostKey, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), setEnv)
+`, s.Port, s.Listen, hostKey, filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"), setEnv)
 	writeFile(t, s.cfgPath, []byte(conf), 0o600)
 	if out, err := exec.Command(Binary, "-t", "-f", s.cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("sshd -t: %v\n%s", err, out)
@@ -110,7 +115,7 @@ LogLevel ERROR
 }
 
 // Addr is host:port.
-func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+func (s *Server) Addr() string { return fmt.Sprintf("%s:%d", s.Listen, s.Port) }
 
 // Start (re)starts sshd and waits until it accepts connections.
 func (s *Server) Start() {
