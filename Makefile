@@ -4,7 +4,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test temporal deps vet clean
+.PHONY: build run test faults temporal deps vet clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -29,6 +29,14 @@ vet:
 
 test: deps temporal vet
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The whole fault suite (make test runs its fast scenarios); the report
+# table is printed and written to .data/faults.md.
+faults: deps temporal
+	mkdir -p .data
+	LNPLAYLIVE_FAULTS=all LNPLAYLIVE_FAULTS_REPORT=$(CURDIR)/.data/faults.md \
+		$(GO) test -count=1 -timeout 30m -run 'TestFaults' -v ./e2e | grep -E '^\s*(---|\|)|^(ok|FAIL)'
+	@cat .data/faults.md
 
 run: build temporal
 	./scripts/run.sh
