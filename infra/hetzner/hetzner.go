@@ -82,6 +82,13 @@ func New(cfg Config, keys *hostkey.Deriver) (*Provider, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	next := cfg.HTTPClient.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	limited := *cfg.HTTPClient
+	limited.Transport = limitedTransport{next: next}
+	cfg.HTTPClient = &limited
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
 	}

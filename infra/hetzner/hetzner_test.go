@@ -184,3 +184,12 @@ func TestListFollowsPagination(t *testing.T) {
 		t.Fatal("list did not page")
 	}
 }
+
+func TestOversizedResponseIsRejected(t *testing.T) {
+	api := hetznertest.New(t)
+	api.Inject(hetznertest.Fault{Method: "GET", Path: "/servers", Times: 1, Oversize: MaxResponse + 1})
+	_, err := newProvider(t, api).List(context.Background())
+	if !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+}

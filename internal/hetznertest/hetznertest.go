@@ -7,6 +7,7 @@
 package hetznertest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -33,6 +34,8 @@ type Fault struct {
 	AfterEffect bool
 	// Delay holds the response back (a slow API, or a client-side timeout).
 	Delay time.Duration
+	// Oversize answers 200 with a JSON body of this many bytes (hostile).
+	Oversize int
 }
 
 // API is the stand-in. Use URL as HCLOUD_ENDPOINT.
@@ -189,6 +192,13 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 	if fault != nil {
 		if fault.Delay > 0 {
 			time.Sleep(fault.Delay)
+		}
+		if fault.Oversize > 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"servers":[],"padding":"`))
+			w.Write(bytes.Repeat([]byte("x"), fault.Oversize))
+			w.Write([]byte(`"}`))
+			return
 		}
 		if fault.Status != 0 {
 			if fault.AfterEffect {
