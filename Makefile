@@ -34,8 +34,9 @@ test: deps temporal vet
 # table is printed and written to .data/faults.md.
 faults: deps temporal
 	mkdir -p .data
-	LNPLAYLIVE_FAULTS=all LNPLAYLIVE_FAULTS_REPORT=$(CURDIR)/.data/faults.md \
-		$(GO) test -count=1 -timeout 30m -run 'TestFaults' -v ./e2e | grep -E '^\s*(---|\|)|^(ok|FAIL)'
+	set -o pipefail; LNPLAYLIVE_FAULTS=all LNPLAYLIVE_FAULTS_REPORT=$(CURDIR)/.data/faults.md \
+		$(GO) test -count=1 -timeout 30m -run 'TestFaults' -v ./e2e 2>&1 | tee .data/faults.log | \
+		grep -E '^\s*(---|\|)|^(ok|FAIL)|_test\.go:[0-9]+: [a-zA-Z]'
 	@cat .data/faults.md
 
 run: build temporal

@@ -194,13 +194,20 @@ func TestFaults(t *testing.T) {
 	t.Run("worker SIGKILL during bootstrap and during the expiry sleep", func(t *testing.T) {
 		f := newFaultEnv(t, nil)
 		a, b := f.order(), f.order()
+		// Node 1 is slow to answer: the worker dies while the bootstrap waits.
+		f.machines[a].Fault(t, "sleep-before getinfo 8")
 		f.pay(a)
 		f.waitStatus(a, 60*time.Second, func(st status) bool {
 			return strings.Contains(string(st.DeploymentDetails), "waiting_for_nodes")
 		})
 		f.worker.signal(syscall.SIGKILL)
 		f.worker.start()
-		f.waitAnyStatus(a, "provisioned", 90*time.Second)
+		// The retried bootstrap ends after a's short paid time: provisioned
+		// then at once expired.
+		f.waitStatus(a, 90*time.Second, func(st status) bool {
+			d := string(st.DeploymentDetails)
+			return strings.Contains(d, `"provisioned"`) || strings.Contains(d, `"expired"`)
+		})
 		f.pay(b)
 		f.waitAnyStatus(b, "provisioned", 60*time.Second)
 		f.worker.signal(syscall.SIGKILL) // both are sleeping until expiry

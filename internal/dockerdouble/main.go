@@ -7,9 +7,10 @@
 // real shapes. It is the only stand-in on the SSH path; sshd, SFTP and the
 // shell that runs the bootstrap script are real.
 //
-// Faults: a line "kill-after <method>" in $DOCKER_DOUBLE_STATE/faults makes
-// the first such call succeed and then kill the SSH session that ran it
-// (the connection drops mid-bootstrap); the line is consumed.
+// Faults, one per line in $DOCKER_DOUBLE_STATE/faults, each consumed by the
+// first matching call: "kill-after <method>" lets the call succeed, then
+// kills the SSH session that ran it (the connection drops mid-bootstrap);
+// "sleep-before <method> <seconds>" holds the call (a slow node).
 package main
 
 import (
@@ -53,6 +54,13 @@ func main() {
 		fail(err.Error())
 	}
 	record(dir, os.Args[1:])
+	if d := consumeSleep(dir, os.Args[1:]); d > 0 {
+		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		time.Sleep(d)
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			fail(err.Error())
+		}
+	}
 	st := load(dir)
 	out, method, code := run(st, os.Args[1:])
 	save(dir, st)
@@ -314,6 +322,32 @@ func consumeFault(dir, method string) bool {
 		}
 	}
 	return false
+}
+
+// consumeSleep returns the delay of a "sleep-before <method> <s>" fault
+// matching this call (its method is any argument), consuming it.
+func consumeSleep(dir string, args []string) time.Duration {
+	path := filepath.Join(dir, "faults")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[0] != "sleep-before" {
+			continue
+		}
+		for _, a := range args {
+			if a == f[1] {
+				secs, _ := strconv.Atoi(f[2])
+				rest := append(lines[:i:i], lines[i+1:]...)
+				_ = os.WriteFile(path, []byte(strings.Join(rest, "\n")), 0o600)
+				return time.Duration(secs) * time.Second
+			}
+		}
+	}
+	return 0
 }
 
 // killSession kills the nearest sshd ancestor: the process serving this SSH
