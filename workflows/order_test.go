@@ -45,6 +45,14 @@ func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
 	return s
 }
 
+// expectOneDeployment expects exactly one successful acquire, bootstrap
+// and release.
+func expectOneDeployment(env *testsuite.TestWorkflowEnvironment) {
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+}
+
 var testHost = infra.Host{ID: "42", Address: "203.0.113.7", SSHPort: 22, SSHUser: "root", HostKey: "ssh-ed25519 AAAA", PortBase: 6000}
 
 func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
@@ -148,9 +156,7 @@ func TestRepeatedPaymentSignalDeploysOnce(t *testing.T) {
 		env.SignalWorkflow(SignalPaid, p)
 	}, time.Second)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Hour)
-	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
-	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
-	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	expectOneDeployment(env)
 	env.ExecuteWorkflow(OrderWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
@@ -182,13 +188,10 @@ func TestPaymentSignalNotReportedPaidIsRefused(t *testing.T) {
 func TestPaymentRelayedAfterInvoiceExpiryStillDeploys(t *testing.T) {
 	env, in := newEnv(t)
 	pay := paidAt(env)
-	in.InvoiceExpiresAt = pay.PaidAt.Add(time.Second)
 	pay.PaidAt = pay.PaidAt.Add(-time.Hour)
 	in.InvoiceExpiresAt = pay.PaidAt.Add(time.Minute)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, pay) }, 0)
-	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
-	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
-	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	expectOneDeployment(env)
 	env.ExecuteWorkflow(OrderWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
 	var res Result
@@ -284,9 +287,7 @@ func TestRetryStartsAlreadyPaid(t *testing.T) {
 	pay.PaidAt = pay.PaidAt.Add(-time.Hour)
 	in.Prepaid = &pay
 	in.InvoiceExpiresAt = pay.PaidAt // long expired: the retry does not wait for it
-	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
-	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
-	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	expectOneDeployment(env)
 	env.ExecuteWorkflow(OrderWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
 	var res Result
