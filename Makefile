@@ -4,7 +4,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test faults temporal deps vet clean
+.PHONY: build run test faults bench temporal deps vet clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -38,6 +38,12 @@ faults: deps temporal
 		$(GO) test -count=1 -timeout 30m -run 'TestFaults' -v ./e2e 2>&1 | tee .data/faults.log | \
 		grep -E '^\s*(---|\|)|^(ok|FAIL)|_test\.go:[0-9]+: [a-zA-Z]'
 	@cat .data/faults.md
+
+# Speed and memory against floors measured in the same run; writes
+# BENCHMARKS.md. Not part of make test: a slow machine must not fail tests.
+bench: deps temporal
+	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md \
+		$(GO) test -count=1 -timeout 20m -run 'TestBenchmarks' -v ./e2e 2>&1 | tail -20
 
 run: build temporal
 	./scripts/run.sh

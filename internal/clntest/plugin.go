@@ -372,6 +372,9 @@ func (p *Plugin) notify(topic string, payload any) {
 	_ = p.send(map[string]any{"jsonrpc": "2.0", "method": topic, "params": map[string]any{topic: json.RawMessage(b)}})
 }
 
+// Pid is the plugin process's id.
+func (p *Plugin) Pid() int { return p.cmd.Process.Pid }
+
 // Logs returns the plugin's log lines so far.
 func (p *Plugin) Logs() []LogLine {
 	p.mu.Lock()

@@ -26,6 +26,9 @@ func Start(cmd *exec.Cmd) (*Proc, error) {
 	return p, nil
 }
 
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Exited is closed once the process has exited.
 func (p *Proc) Exited() <-chan struct{} { return p.exited }
 
