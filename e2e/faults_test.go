@@ -250,11 +250,12 @@ func TestFaults(t *testing.T) {
 			api.Inject(hetznertest.Fault{Method: "GET", Path: "/actions", Times: 2, Status: 502})
 			api.Inject(hetznertest.Fault{Method: "DELETE", Path: "/servers", Times: 2, Status: 500})
 			api.Inject(hetznertest.Fault{Method: "GET", Path: "/actions", Times: 3, Delay: 2 * time.Second})
+			api.FailNextActions("create_server", 1)
 		})
 		for i := 0; i < 3; i++ {
 			f.pay(f.order())
 		}
-		f.converge("Hetzner 429, 5xx, lost create response, slow actions", 3*time.Minute)
+		f.converge("Hetzner 429, 5xx, lost create response, slow and failed actions", 3*time.Minute)
 	})
 
 	t.Run("expiry passes while every worker is down", func(t *testing.T) {

@@ -122,7 +122,11 @@ func (s *system) startPlugin() {
 			s.t.Errorf("plugin broke the protocol: %s", f)
 		}
 		if s.t.Failed() {
-			s.t.Logf("plugin logs: %v\nstderr: %s", p.Logs(), p.Stderr())
+			logs := p.Logs()
+			if len(logs) > 40 {
+				logs = logs[len(logs)-40:]
+			}
+			s.t.Logf("plugin logs (last 40): %v\nstderr: %s", logs, p.Stderr())
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +18,7 @@ var ErrNoCapacity = errors.New("no capacity")
 // visibilityLag is how long a just-started workflow may be missing from
 // Temporal's visibility. Orders this plugin started within it are added to
 // what visibility lists, by id, so none is counted twice or missed.
-const visibilityLag = 5 * time.Second
+const visibilityLag = 3 * time.Second
 
 // capacityGuard counts live orders: every running OrderWorkflow on the task
 // queue is either unpaid with an invoice not yet expired, or paid and not
@@ -43,27 +44,34 @@ func (g *capacityGuard) reserve(ctx context.Context) (done func(workflowID strin
 	defer cancel()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	// List at most max+1 live orders: enough to know whether one more fits.
-	resp, err := g.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		PageSize: int32(g.max + 1),
-		Query:    fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", g.taskQueue),
-	})
+	query := fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", g.taskQueue)
+	resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: query})
 	if err != nil {
 		return nil, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
 	}
-	live := map[string]bool{}
-	for _, e := range resp.GetExecutions() {
-		live[e.GetExecution().GetWorkflowId()] = true
-	}
+	live := int(resp.GetCount())
+	// Orders this plugin started moments ago count too, unless visibility
+	// already shows them (then they are in the count).
 	now := g.now()
+	var recent []string
 	for id, at := range g.recent {
 		if now.Sub(at) > visibilityLag {
 			delete(g.recent, id)
 		} else {
-			live[id] = true
+			recent = append(recent, "'"+id+"'")
 		}
 	}
-	if n := len(live) + g.inFlight; n >= g.max || len(resp.GetNextPageToken()) > 0 {
+	if len(recent) > 0 {
+		seen, err := g.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			PageSize: int32(len(recent)),
+			Query:    query + " AND WorkflowId IN (" + strings.Join(recent, ",") + ")",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
+		}
+		live += len(recent) - len(seen.GetExecutions())
+	}
+	if live+g.inFlight >= g.max {
 		return nil, fmt.Errorf("%w: all %d playgrounds are taken, try again later", ErrNoCapacity, g.max)
 	}
 	g.inFlight++

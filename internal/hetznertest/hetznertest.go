@@ -62,8 +62,8 @@ type API struct {
 	actions       map[int64]*action
 	faults        []*Fault
 	fullLocations map[string]bool
-	failActions   map[string]bool // by command
-	created       int             // servers ever created
+	failActions   map[string]int // by command: how many more fail; -1 = all
+	created       int            // servers ever created
 	deleted       int
 	maxPerOrder   int
 	requests      map[string]int
@@ -89,7 +89,7 @@ func New(t testing.TB) *API {
 	a := &API{
 		Token: "test-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), ActionPolls: 1, ActionTime: 200 * time.Millisecond, Address: "127.0.0.1",
 		t: t, nextID: 1000, servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
-		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]bool{}, requests: map[string]int{}, userData: map[int64]string{}, deletedAt: map[string]time.Time{},
+		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]int{}, requests: map[string]int{}, userData: map[int64]string{}, deletedAt: map[string]time.Time{},
 	}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	a.URL = a.srv.URL + "/v1"
@@ -115,7 +115,17 @@ func (a *API) SetLocationFull(loc string, full bool) {
 func (a *API) FailActions(command string, fail bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.failActions[command] = fail
+	a.failActions[command] = 0
+	if fail {
+		a.failActions[command] = -1
+	}
+}
+
+// FailNextActions makes the next n actions of a command end in error.
+func (a *API) FailNextActions(command string, n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failActions[command] = n
 }
 
 // Server is a server as a test sees it.
@@ -408,7 +418,10 @@ func (a *API) getServer(w http.ResponseWriter, id string) {
 func (a *API) newActionLocked(command string, resID int64, resType string, onDone func()) schema.Action {
 	a.nextID++
 	act := &action{a: schema.Action{ID: a.nextID, Status: "running", Command: command, Started: time.Now().UTC(),
-		Resources: []schema.ActionResourceReference{{ID: resID, Type: resType}}}, onDone: onDone, fail: a.failActions[command]}
+		Resources: []schema.ActionResourceReference{{ID: resID, Type: resType}}}, onDone: onDone, fail: a.failActions[command] != 0}
+	if a.failActions[command] > 0 {
+		a.failActions[command]--
+	}
 	a.actions[act.a.ID] = act
 	if a.ActionPolls <= 0 {
 		a.finishLocked(act)
