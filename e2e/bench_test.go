@@ -127,14 +127,14 @@ func TestBenchmarks(t *testing.T) {
 	_ = bareStart(-1)
 	_ = createorder(-1)
 
-	inv, _ := run(t, 300, 1, bareInvoice)
-	st, stTput := run(t, 300, 1, bareStart)
-	co, _ := run(t, 300, 1, createorder)
+	inv, _ := run(t, 200, 1, bareInvoice)
+	st, stTput := run(t, 200, 1, bareStart)
+	co, _ := run(t, 200, 1, createorder)
 	floor := inv.pct(.5) + st.pct(.5)
 	add("createorder, 1 caller", ms(co.pct(.5)), ms(co.pct(.99)), ms(co.pct(1)), "",
 		fmt.Sprintf("p50 %.2f× floor (invoice %s + start %s)", float64(co.pct(.5))/float64(floor), ms(inv.pct(.5)), ms(st.pct(.5))), "≤ 1.2×")
-	st20, st20Tput := run(t, 600, 20, bareStart)
-	co20, co20Tput := run(t, 600, 20, createorder)
+	st20, st20Tput := run(t, 400, 20, bareStart)
+	co20, co20Tput := run(t, 400, 20, createorder)
 	add("createorder, 20 callers", ms(co20.pct(.5)), ms(co20.pct(.99)), ms(co20.pct(1)), fmt.Sprintf("%.0f/s", co20Tput),
 		fmt.Sprintf("throughput %.2f× bare (%.0f/s); p99 %.2f× bare (%s)", co20Tput/st20Tput, st20Tput, float64(co20.pct(.99))/float64(st20.pct(.99)), ms(st20.pct(.99))),
 		"≥ 0.9× / ≤ 1.3×")
@@ -229,7 +229,7 @@ func TestBenchmarks(t *testing.T) {
 	add("payment → first provisioning activity started", ms(toActivity.pct(.5)), ms(toActivity.pct(.99)), ms(toActivity.pct(1)), "", fmt.Sprintf("%d orders", len(toActivity)), "p99 ≤ 200 ms")
 
 	// Many live orders: fill up to 10,000 and read both processes' memory.
-	total := 300 + 600 + len(ids) + 3
+	total := 200 + 400 + len(ids) + 3
 	_, fillTput := run(t, 10000-total, 20, createorder)
 	time.Sleep(5 * time.Second)
 	add("10,000 live orders: RSS", "", "", "", fmt.Sprintf("filled at %.0f/s", fillTput),

@@ -86,7 +86,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	if err != nil {
 		return nil, err
 	}
-	started := ""
+	started := false
 	defer func() { done(started) }()
 	id := order.NewID()
 	created := s.now()
@@ -117,7 +117,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 		}
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	started = id.WorkflowID()
+	started = true
 	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount)
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,
