@@ -91,7 +91,9 @@ func TestBenchmarks(t *testing.T) {
 	if os.Getenv("LNPLAYLIVE_BENCH") == "" {
 		t.Skip("benchmarks run with `make bench`")
 	}
-	s := newSystem(t, options{invoiceExpiry: 7200, pluginOptions: map[string]any{"lnplaylive-max-live-orders": 20000}})
+	// The status cache at its production default (500 ms), not the tests' 100 ms.
+	s := newSystem(t, options{invoiceExpiry: 7200, pluginOptions: map[string]any{
+		"lnplaylive-max-live-orders": 20000, "lnplaylive-status-cache-ms": 500}})
 	ctx := context.Background()
 	rpc, err := cln.Dial(ctx, filepath.Join(s.node.Dir, s.node.RPCFile), "bench")
 	if err != nil {
@@ -228,12 +230,20 @@ func TestBenchmarks(t *testing.T) {
 	}
 	add("payment → first provisioning activity started", ms(toActivity.pct(.5)), ms(toActivity.pct(.99)), ms(toActivity.pct(1)), "", fmt.Sprintf("%d orders", len(toActivity)), "p99 ≤ 200 ms")
 
-	// Many live orders: fill up to 10,000 and read both processes' memory.
+	// Many live orders: fill up to LNPLAYLIVE_BENCH_ORDERS (default 10,000)
+	// and read both processes' memory.
+	target := 10000
+	if v, err := strconv.Atoi(os.Getenv("LNPLAYLIVE_BENCH_ORDERS")); err == nil {
+		target = v
+	}
 	total := 200 + 400 + len(ids) + 3
-	_, fillTput := run(t, 10000-total, 20, createorder)
-	time.Sleep(5 * time.Second)
-	add("10,000 live orders: RSS", "", "", "", fmt.Sprintf("filled at %.0f/s", fillTput),
-		fmt.Sprintf("worker %.0f MB, plugin %.0f MB", rssMB(s.worker.p.Pid()), rssMB(s.plugin.Pid())), "≤ 300 MB / ≤ 100 MB")
+	fillTput := 0.0
+	if target > total {
+		_, fillTput = run(t, target-total, 20, createorder)
+		time.Sleep(5 * time.Second)
+	}
+	add(fmt.Sprintf("%d live orders: RSS", max(target, total)), "", "", "", fmt.Sprintf("filled at %.0f/s", fillTput),
+		fmt.Sprintf("worker %.0f MB, plugin %.0f MB", rssMB(s.worker.p.Pid()), rssMB(s.plugin.Pid())), "≤ 300 MB / ≤ 100 MB (at 10,000)")
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` (e2e/bench_test.go) on %s, %d cores, %s, Temporal dev server (CLI v1.5.1, SQLite), %s.\n\n",
