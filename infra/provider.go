@@ -29,6 +29,22 @@ type Host struct {
 	// public, but it is pinned: a server offering any other key is refused.
 	HostKey  string `json:"host_key"`
 	PortBase int    `json:"port_base"`
+	// PublicAddress, when set, is what customers connect to (Address is
+	// where the worker's SSH goes; they differ behind NAT or a proxy).
+	PublicAddress string `json:"public_address,omitempty"`
+	// RemoteDir overrides the worker's directory for per-order files.
+	RemoteDir string `json:"remote_dir,omitempty"`
+	// NoCloudInit marks a machine an operator prepared (a pool host): there
+	// is no first-boot setup to wait for.
+	NoCloudInit bool `json:"no_cloud_init,omitempty"`
+}
+
+// CustomerAddress is the address in connection strings.
+func (h Host) CustomerAddress() string {
+	if h.PublicAddress != "" {
+		return h.PublicAddress
+	}
+	return h.Address
 }
 
 // Lease is a place that exists at a provider, as the sweeper sees it.

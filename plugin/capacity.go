@@ -4,11 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
 // ErrNoCapacity refuses an order before its invoice exists.
@@ -23,31 +30,155 @@ const visibilityLag = 3 * time.Second
 // at most once a second, whatever the rate of createorder.
 const countTTL = time.Second
 
-// capacityGuard counts live orders: every running OrderWorkflow on the task
-// queue is either unpaid with an invoice not yet expired, or paid and not
-// yet torn down. Between counts, orders started since (and within the
-// visibility lag before) the last count are added, so the guard may refuse
-// at the very edge of capacity for a few seconds but never lets an order
-// in over the limit from this plugin.
+// lapseGrace keeps a pool slot reserved a while past the invoice's expiry:
+// a payment lightningd accepted at the last moment may be relayed late.
+const lapseGrace = 10 * time.Minute
+
+// capacityGuard admits an order before its invoice exists. What it checks
+// depends on the provider the worker registered with the task queue's
+// capacity workflow (read from its memo, at most once a second):
+//
+//   - none: every order is refused ("no capacity configured");
+//   - hosts: a slot is reserved in the capacity workflow for the invoice's
+//     lifetime, so admission is exact: two callers never get one slot, and
+//     a paid order always finds its slot;
+//   - hetzner (or no worker registered yet): live orders are counted
+//     against --lnplaylive-max-live-orders.
 type capacityGuard struct {
-	max       int
-	taskQueue string
-	temporal  client.Client
-	now       func() time.Time
+	max        int
+	taskQueue  string
+	capacityID string
+	temporal   client.Client
+	dc         converter.DataConverter
+	now        func() time.Time
+	log        *slog.Logger
 
 	mu        sync.Mutex
 	counted   int
 	countedAt time.Time
 	starts    []time.Time // this plugin's starts, newest last
 	inFlight  int         // reserved, not yet started or abandoned
+	kind      string      // registered provider ("" unknown)
+	kindAt    time.Time
 }
 
-// reserve takes a place or refuses. Call done(true) once the order's
-// workflow is started, done(false) if it was not.
-func (g *capacityGuard) reserve(ctx context.Context) (done func(started bool), err error) {
-	if g.max <= 0 {
-		return nil, fmt.Errorf("%w configured: this node sells no playgrounds (--lnplaylive-max-live-orders is 0)", ErrNoCapacity)
+func newCapacityGuard(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *capacityGuard {
+	dc := cfg.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
 	}
+	return &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, capacityID: workflows.CapacityWorkflowID(cfg.TaskQueue),
+		temporal: tc, dc: dc, now: now, log: log}
+}
+
+// grant is an admitted order. Call done(true) once its workflow is
+// started, done(false) if it was not.
+type grant struct {
+	done func(started bool)
+	slot bool // a pool slot is reserved for the invoice
+}
+
+// reserve admits the order or refuses it.
+func (g *capacityGuard) reserve(ctx context.Context, id order.ID, nodeCount int, invoiceExpiry time.Time) (grant, error) {
+	if g.max <= 0 {
+		return grant{}, fmt.Errorf("%w configured: this node sells no playgrounds (--lnplaylive-max-live-orders is 0)", ErrNoCapacity)
+	}
+	kind, err := g.provider(ctx)
+	if err != nil {
+		return grant{}, err
+	}
+	switch kind {
+	case workflows.ProviderNone:
+		return grant{}, fmt.Errorf("%w configured: the worker has no provider to deploy on (it needs HCLOUD_TOKEN or LNPLAYLIVE_HOSTS_FILE)", ErrNoCapacity)
+	case workflows.ProviderHosts:
+		return g.reserveSlot(ctx, id, nodeCount, invoiceExpiry.Add(lapseGrace))
+	}
+	return g.reserveCount(ctx)
+}
+
+// provider reads the registered provider kind from the capacity
+// workflow's memo; "" when no worker has registered yet.
+func (g *capacityGuard) provider(ctx context.Context) (string, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	if !g.kindAt.IsZero() && now.Sub(g.kindAt) < countTTL {
+		return g.kind, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+	defer cancel()
+	resp, err := g.temporal.DescribeWorkflowExecution(ctx, g.capacityID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		g.kind = ""
+	case err != nil:
+		return "", fmt.Errorf("%w: read the registered provider: %v", ErrUnavailable, err)
+	default:
+		g.kind = ""
+		if p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProvider]; ok {
+			if err := g.dc.FromPayload(p, &g.kind); err != nil {
+				return "", fmt.Errorf("%w: read the registered provider: %v", ErrUnavailable, err)
+			}
+		}
+	}
+	g.kindAt = now
+	return g.kind, nil
+}
+
+// reserveSlot holds a pool slot for the invoice in the capacity workflow.
+func (g *capacityGuard) reserveSlot(ctx context.Context, id order.ID, nodeCount int, until time.Time) (grant, error) {
+	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+	defer cancel()
+	req := workflows.LeaseRequest{OrderID: id.String(), NodeCount: nodeCount, Until: until}
+	h, err := g.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: g.capacityID, UpdateName: workflows.UpdateReserve, Args: []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNoCapacity:
+		return grant{}, fmt.Errorf("%w: every playground slot for %d nodes is taken, try again later", ErrNoCapacity, nodeCount)
+	case err != nil:
+		return grant{}, fmt.Errorf("%w: reserve a slot: %v", ErrUnavailable, err)
+	}
+	var once sync.Once
+	return grant{slot: true, done: func(started bool) {
+		once.Do(func() {
+			if !started {
+				g.release(id)
+			}
+		})
+	}}, nil
+}
+
+// release frees a slot reserved for an order that was not created. Best
+// effort: the reservation lapses on its own.
+func (g *capacityGuard) release(id order.ID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	h, err := g.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: g.capacityID, UpdateName: workflows.UpdateRelease, Args: []any{id.String()},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err != nil {
+		g.log.Warn("free the slot of an order not created; it lapses on its own", "order", id, "error", err)
+	}
+}
+
+// reserveCount counts live orders: every running OrderWorkflow on the task
+// queue is either unpaid with an invoice not yet expired, or paid and not
+// yet torn down. Between counts, orders started since (and within the
+// visibility lag before) the last count are added, so the guard may refuse
+// at the very edge of capacity for a few seconds but never lets an order
+// in over the limit from this plugin.
+func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
@@ -58,7 +189,7 @@ func (g *capacityGuard) reserve(ctx context.Context) (done func(started bool), e
 			Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", g.taskQueue),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
+			return grant{}, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
 		}
 		g.counted, g.countedAt = int(resp.GetCount()), now
 	}
@@ -67,11 +198,11 @@ func (g *capacityGuard) reserve(ctx context.Context) (done func(started bool), e
 		g.starts = g.starts[1:]
 	}
 	if g.counted+len(g.starts)+g.inFlight >= g.max {
-		return nil, fmt.Errorf("%w: all %d playgrounds are taken, try again later", ErrNoCapacity, g.max)
+		return grant{}, fmt.Errorf("%w: all %d playgrounds are taken, try again later", ErrNoCapacity, g.max)
 	}
 	g.inFlight++
 	var once sync.Once
-	return func(started bool) {
+	return grant{done: func(started bool) {
 		once.Do(func() {
 			g.mu.Lock()
 			defer g.mu.Unlock()
@@ -80,5 +211,5 @@ func (g *capacityGuard) reserve(ctx context.Context) (done func(started bool), e
 				g.starts = append(g.starts, g.now())
 			}
 		})
-	}, nil
+	}}, nil
 }

@@ -128,6 +128,10 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		topts, err := tcfg.Options(log)
+		if err != nil {
+			return err
+		}
 		rpcPath := filepath.Join(info.LightningDir, info.RPCFile)
 		rpc, err := cln.Dial(ctx, rpcPath, "lnplaylive")
 		if err != nil {
@@ -143,6 +147,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			StatusTTL:     time.Duration(opt.int(OptStatusCacheMillis)) * time.Millisecond,
 			MaxLiveOrders: opt.int(OptMaxLiveOrders),
 			DevHour:       time.Duration(opt.int(OptDevHourSeconds)) * time.Second,
+			DataConverter: topts.DataConverter,
 		}
 		if cfg.DevHour != 0 {
 			log.Warn("DEVELOPMENT MODE: an order's hour lasts " + cfg.DevHour.String() + "; never use this with real customers")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
@@ -29,6 +30,9 @@ type Config struct {
 	// MaxLiveOrders caps unpaid-and-not-expired plus paid-and-live orders;
 	// 0 means no capacity is configured and every order is refused.
 	MaxLiveOrders int
+	// DataConverter reads what workers wrote (the capacity workflow's memo);
+	// nil is the SDK default.
+	DataConverter converter.DataConverter
 }
 
 // Lightning is the part of lightningd's RPC the order methods use.
@@ -53,7 +57,7 @@ type Service struct {
 func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, ln: ln, temporal: tc, log: log, now: time.Now}
 	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.queryState)
-	s.capacity = &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, temporal: tc, now: s.now}
+	s.capacity = newCapacityGuard(cfg, tc, s.now, log)
 	return s
 }
 
@@ -82,14 +86,14 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	// Capacity is checked before anything is created. The reservation
 	// counts until the workflow is visible, so this plugin's own concurrent
 	// calls cannot both take the last place.
-	done, err := s.capacity.reserve(ctx)
+	id := order.NewID()
+	created := s.now()
+	grant, err := s.capacity.reserve(ctx, id, req.NodeCount, created.Add(s.cfg.Products.InvoiceExpiry))
 	if err != nil {
 		return nil, err
 	}
 	started := false
-	defer func() { done(started) }()
-	id := order.NewID()
-	created := s.now()
+	defer func() { grant.done(started) }()
 	amount := s.cfg.Products.PriceMsat(req)
 	inv, err := s.ln.CreateInvoice(ctx, cln.InvoiceRequest{
 		AmountMsat:  amount,
@@ -103,6 +107,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	in := workflows.OrderInput{
 		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours,
 		AmountMsat: amount, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: s.cfg.DevHour,
+		Reserved: grant.slot,
 	}
 	tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()

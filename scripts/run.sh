@@ -29,7 +29,7 @@ trap cleanup INT TERM EXIT
 ./bin/temporal server start-dev --db-filename .data/temporal.db \
 	--port "$port" --ui-port "$ui_port" --log-level warn \
 	--search-attribute OrderStatus=Keyword --search-attribute NodeCount=Int --search-attribute Hours=Int \
-	--search-attribute PaidAt=Datetime --search-attribute ExpiresAt=Datetime \
+	--search-attribute PaidAt=Datetime --search-attribute ExpiresAt=Datetime --search-attribute OrderSource=Keyword \
 	>>.data/temporal.log 2>&1 &
 pids+=($!)
 until ./bin/temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; do

@@ -17,7 +17,9 @@ import (
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/hetzner"
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
+	"github.com/lnplaylive/lnplaylive/infra/hostpool"
 	"github.com/lnplaylive/lnplaylive/infra/playground"
+	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
 // env returns the variable or a default.
@@ -79,17 +81,89 @@ func parseServerTypes(s string) (map[int]string, error) {
 	return out, nil
 }
 
-// ProviderFromEnv builds the provider the environment configures, or nil
-// when none is (orders then wait in starting_deployment, never faked).
-func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (infra.Provider, error) {
+// Choice is the provider the environment selects.
+type Choice struct {
+	Kind     string         // workflows.ProviderNone, ProviderHetzner or ProviderHosts
+	Provider infra.Provider // nil for none
+}
+
+// ProviderFromEnv selects and builds the provider: LNPLAYLIVE_PROVIDER
+// (hetzner or hosts) when set; otherwise Hetzner when HCLOUD_TOKEN is set,
+// the host pool when LNPLAYLIVE_HOSTS_FILE is. With neither there is no
+// capacity: the worker says so, and createorder refuses every order.
+func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (Choice, error) {
 	token, err := hcloudToken()
+	if err != nil {
+		return Choice{}, err
+	}
+	pool := os.Getenv("LNPLAYLIVE_HOSTS_FILE")
+	kind := os.Getenv("LNPLAYLIVE_PROVIDER")
+	switch {
+	case kind == "" && token != "":
+		kind = workflows.ProviderHetzner
+	case kind == "" && pool != "":
+		kind = workflows.ProviderHosts
+	case kind == "":
+		log.Warn("NO CAPACITY CONFIGURED: set HCLOUD_TOKEN (Hetzner VMs) or LNPLAYLIVE_HOSTS_FILE (your own hosts); " +
+			"until then createorder refuses every order")
+		return Choice{Kind: workflows.ProviderNone}, nil
+	}
+	switch kind {
+	case workflows.ProviderHetzner:
+		if token == "" {
+			return Choice{}, errors.New("LNPLAYLIVE_PROVIDER=hetzner needs HCLOUD_TOKEN or HCLOUD_TOKEN_FILE")
+		}
+		p, err := hetznerFromEnv(token, log, reg)
+		return Choice{Kind: kind, Provider: p}, err
+	case workflows.ProviderHosts:
+		if pool == "" {
+			return Choice{}, errors.New("LNPLAYLIVE_PROVIDER=hosts needs LNPLAYLIVE_HOSTS_FILE")
+		}
+		p, err := hostPoolFromEnv(pool, log)
+		return Choice{Kind: kind, Provider: p}, err
+	}
+	return Choice{}, fmt.Errorf("LNPLAYLIVE_PROVIDER=%q: want hetzner or hosts", kind)
+}
+
+// hostPoolFromEnv loads the pool file; the operator's SSH key reaches the
+// hosts (to take playgrounds down and to list them for the sweeper).
+func hostPoolFromEnv(file string, log *slog.Logger) (*hostpool.Provider, error) {
+	slots, err := hostpool.Load(file)
 	if err != nil {
 		return nil, err
 	}
-	if token == "" {
-		log.Warn("no provider configured (set HCLOUD_TOKEN): paid orders will wait in starting_deployment")
+	signer, err := operatorSigner()
+	if err != nil {
+		return nil, err
+	}
+	if signer == nil {
+		return nil, fmt.Errorf("the host pool needs the operator's SSH key (LNPLAYLIVE_SSH_KEY_FILE, now %s)", SSHKeyFile())
+	}
+	log.Info("provider: host pool", "file", file, "slots", len(slots))
+	return hostpool.New(slots, signer, remoteDir()), nil
+}
+
+func remoteDir() string { return env("LNPLAYLIVE_REMOTE_DIR", "/var/lib/lnplaylive/orders") }
+
+// operatorSigner reads the operator's SSH key; nil when there is none.
+func operatorSigner() (ssh.Signer, error) {
+	file := SSHKeyFile()
+	pem, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("LNPLAYLIVE_SSH_KEY_FILE: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		// The error names the file, never its contents.
+		return nil, fmt.Errorf("LNPLAYLIVE_SSH_KEY_FILE %s: not a usable private key", file)
+	}
+	return signer, nil
+}
+
+func hetznerFromEnv(token string, log *slog.Logger, reg prometheus.Registerer) (infra.Provider, error) {
 	keys, err := hostKeys()
 	if err != nil {
 		return nil, err
@@ -130,19 +204,13 @@ func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (infra.Provide
 // (LNPLAYLIVE_SSH_KEY_FILE); without a readable key there is none, and paid
 // orders cannot be provisioned (they fail after the bootstrap retries).
 func BootstrapperFromEnv(log *slog.Logger) (*playground.Bootstrapper, error) {
-	file := SSHKeyFile()
-	pem, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
-		log.Warn("no SSH key (LNPLAYLIVE_SSH_KEY_FILE): playgrounds cannot be bootstrapped", "file", file)
+	signer, err := operatorSigner()
+	if err != nil {
+		return nil, err
+	}
+	if signer == nil {
+		log.Warn("no SSH key (LNPLAYLIVE_SSH_KEY_FILE): playgrounds cannot be bootstrapped", "file", SSHKeyFile())
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("LNPLAYLIVE_SSH_KEY_FILE: %w", err)
-	}
-	signer, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		// The error names the file, never its contents.
-		return nil, fmt.Errorf("LNPLAYLIVE_SSH_KEY_FILE %s: not a usable private key", file)
 	}
 	images := playground.DefaultImages()
 	images.Bitcoind = env("LNPLAYLIVE_BITCOIND_IMAGE", images.Bitcoind)
@@ -151,7 +219,7 @@ func BootstrapperFromEnv(log *slog.Logger) (*playground.Bootstrapper, error) {
 		Signer:      signer,
 		Images:      images,
 		ClamsBase:   env("LNPLAYLIVE_CLAMS_BASE", playground.DefaultClamsBase),
-		RemoteDir:   env("LNPLAYLIVE_REMOTE_DIR", "/var/lib/lnplaylive/orders"),
+		RemoteDir:   remoteDir(),
 		ReadyMarker: env("LNPLAYLIVE_READY_MARKER", hetzner.ReadyMarker),
 	}), nil
 }

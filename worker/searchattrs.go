@@ -17,6 +17,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"Hours":       enumspb.INDEXED_VALUE_TYPE_INT,
 	"PaidAt":      enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	"ExpiresAt":   enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	"OrderSource": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // ensureSearchAttributes registers whichever of SearchAttributes the

@@ -14,6 +14,8 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/infra/hostpool"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/metrics"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -28,6 +30,9 @@ type Config struct {
 	MetricsAddr string
 	// Registry collects the metrics; nil disables them.
 	Registry *prometheus.Registry
+	// ProviderKind is registered with the capacity workflow (a
+	// workflows.Provider* constant); empty derives it from the provider.
+	ProviderKind string
 }
 
 // ConfigFromEnv reads TEMPORAL_* like the temporal CLI, and LNPLAYLIVE_*.
@@ -53,6 +58,7 @@ func ConfigFromEnv() Config {
 func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.OrderWorkflow)
 	w.RegisterWorkflow(workflows.SweepWorkflow)
+	w.RegisterWorkflow(workflows.CapacityWorkflow)
 	w.RegisterActivity(acts)
 }
 
@@ -78,6 +84,24 @@ func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger, mh cli
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// capacityConfig is what the worker registers: the explicit kind, or the
+// one its provider implies.
+func capacityConfig(kind string, p infra.Provider) workflows.CapacityConfig {
+	pool, isPool := p.(*hostpool.Provider)
+	switch {
+	case kind == "" && p == nil:
+		kind = workflows.ProviderNone
+	case kind == "" && isPool:
+		kind = workflows.ProviderHosts
+	case kind == "":
+		kind = workflows.ProviderHetzner
+	}
+	if isPool {
+		return CapacityConfigFor(kind, pool.Slots())
+	}
+	return CapacityConfigFor(kind, nil)
 }
 
 // Run serves the task queue until ctx ends.
@@ -114,10 +138,20 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}
+	capacity := capacityConfig(cfg.ProviderKind, acts.Provider)
+	if pool, ok := acts.Provider.(*hostpool.Provider); ok {
+		pool.UseLeaser(capacityLeaser{c: c, workflowID: workflows.CapacityWorkflowID(cfg.TaskQueue)})
+	}
 	w := sdkworker.New(c, cfg.TaskQueue, sdkworker.Options{})
 	Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
+	}
+	// Registered once this worker polls: the update completes in the
+	// capacity workflow, which may need this very worker to run.
+	if err := registerCapacity(ctx, c, cfg.TaskQueue, capacity, log); err != nil {
+		w.Stop()
+		return err
 	}
 	log.Info("worker running", "address", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace, "task_queue", cfg.TaskQueue)
 	<-ctx.Done()

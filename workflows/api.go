@@ -18,7 +18,13 @@ var (
 	AttrHours       = temporal.NewSearchAttributeKeyInt64("Hours")
 	AttrPaidAt      = temporal.NewSearchAttributeKeyTime("PaidAt")
 	AttrExpiresAt   = temporal.NewSearchAttributeKeyTime("ExpiresAt")
+	// AttrOrderSource is "operator" on operator-issued orders, set when
+	// they start; orders paid by invoice leave it unset.
+	AttrOrderSource = temporal.NewSearchAttributeKeyKeyword("OrderSource")
 )
+
+// SourceOperator is the OrderSource of operator-issued orders.
+const SourceOperator = "operator"
 
 // MetricPaymentToProvisioned times payment → provisioned, recorded through
 // the SDK's replay-safe workflow metrics.
@@ -73,6 +79,19 @@ type OrderInput struct {
 	// Prepaid starts the order already paid: an operator retrying a failed
 	// deployment passes the original payment, so paid time is unchanged.
 	Prepaid *Payment `json:"prepaid,omitempty"`
+	// Reserved: createorder reserved a host-pool slot for the invoice; an
+	// order that ends unpaid frees it at once rather than when it lapses.
+	Reserved bool `json:"reserved,omitempty"`
+	// Issued marks an order an operator placed without an invoice (a
+	// workshop, a sponsor, support); it starts Prepaid.
+	Issued *Issue `json:"issued,omitempty"`
+}
+
+// Issue says who placed an operator-issued order, and why.
+type Issue struct {
+	By     string    `json:"by"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Payment is the SignalPaid payload: what lightningd recorded when the invoice
@@ -90,6 +109,8 @@ type State struct {
 	InvoiceStatus order.InvoiceStatus `json:"invoice_status"`
 	// Deployment is nil until the order is paid.
 	Deployment *order.Deployment `json:"deployment,omitempty"`
+	// Issued is set on operator-issued orders.
+	Issued *Issue `json:"issued,omitempty"`
 }
 
 // Result is the workflow's return value. The plugin reads it to tell an

@@ -67,7 +67,7 @@ var (
 // the invoice's expiry; on payment acquire a host, bootstrap the playground,
 // serve it until vm_expiration_date, then release the host.
 func OrderWorkflow(ctx workflow.Context, in OrderInput) (Result, error) {
-	o := &orderRun{in: in, state: State{InvoiceStatus: order.InvoiceUnpaid}}
+	o := &orderRun{in: in, state: State{InvoiceStatus: order.InvoiceUnpaid, Issued: in.Issued}}
 	if err := o.setup(ctx); err != nil {
 		return Result{}, err
 	}
@@ -115,6 +115,9 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		o.state.InvoiceStatus = order.InvoiceExpired
 		o.upsert(ctx, WithStatus(StatusInvoiceExpired))
 		logger.Info("invoice expired unpaid")
+		if o.in.Reserved {
+			o.releaseReservation(ctx)
+		}
 		return o.result(order.Expired), nil
 	}
 
@@ -342,6 +345,19 @@ func (o *orderRun) release(ctx workflow.Context) {
 		o.upsert(ctx, WithStatus(string(order.Expired)))
 	}
 	o.drainPayments(ctx)
+}
+
+// releaseReservation frees the pool slot createorder held for the unpaid
+// invoice. Best effort: a reservation also lapses on its own.
+func (o *orderRun) releaseReservation(ctx workflow.Context) {
+	var a *activities.Activities
+	opts := releaseOptions
+	opts.ScheduleToCloseTimeout = 10 * time.Minute
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts),
+		a.ReleaseHost, activities.ReleaseInput{OrderID: o.in.OrderID.String()}).Get(ctx, nil)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("free the reserved slot; it lapses on its own", "Error", err)
+	}
 }
 
 // customerError is the reason a customer sees for a failed deployment: the

@@ -314,3 +314,35 @@ func TestPaymentWhosePaidTimeIsOverDeploysNothing(t *testing.T) {
 	require.Equal(t, order.Expired, query(t, env).Deployment.Status)
 	env.AssertNotCalled(t, "AcquireHost", mock.Anything, mock.Anything)
 }
+
+// An order whose invoice had a pool slot reserved frees it when the invoice
+// expires unpaid, rather than holding it until the reservation lapses.
+func TestAnUnpaidOrderFreesItsReservedSlot(t *testing.T) {
+	env, in := newEnv(t)
+	in.Reserved = true
+	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).Return(nil).Once()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var r Result
+	require.NoError(t, env.GetWorkflowResult(&r))
+	require.False(t, r.Paid)
+	env.AssertExpectations(t)
+}
+
+// An operator-issued order runs like a paid one and says who issued it.
+func TestAnOperatorIssuedOrderIsDeployedWithoutAnInvoice(t *testing.T) {
+	env, in := newEnv(t)
+	now := env.Now().Truncate(time.Second)
+	in.AmountMsat = 0
+	in.Issued = &Issue{By: "alice", Reason: "workshop", At: now}
+	in.Prepaid = &Payment{InvoiceStatus: "paid", PaidAt: now}
+	expectOneDeployment(env)
+	var during State
+	env.RegisterDelayedCallback(func() { during = query(t, env) }, time.Hour)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, order.Provisioned, during.Deployment.Status)
+	require.Equal(t, "workshop", during.Issued.Reason)
+	require.Equal(t, order.FormatTime(now.Add(48*time.Hour)), during.Deployment.VMExpirationDate)
+	env.AssertExpectations(t)
+}

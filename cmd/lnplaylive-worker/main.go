@@ -19,12 +19,13 @@ func main() {
 	defer stop()
 	cfg := worker.ConfigFromEnv()
 	cfg.Registry = worker.NewRegistry()
-	provider, err := worker.ProviderFromEnv(log, cfg.Registry)
+	choice, err := worker.ProviderFromEnv(log, cfg.Registry)
 	if err != nil {
 		log.Error("configure provider", "error", err)
 		os.Exit(1)
 	}
-	acts := &activities.Activities{Provider: provider}
+	cfg.ProviderKind = choice.Kind
+	acts := &activities.Activities{Provider: choice.Provider}
 	boot, err := worker.BootstrapperFromEnv(log)
 	if err != nil {
 		log.Error("configure bootstrap", "error", err)

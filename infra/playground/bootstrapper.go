@@ -71,11 +71,13 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, orderID string, nodeCount 
 	}
 	defer c.Close()
 
-	progress("waiting_for_cloud_init", 0)
-	if err := b.waitReady(ctx, c); err != nil {
-		return nil, err
+	if !host.NoCloudInit {
+		progress("waiting_for_cloud_init", 0)
+		if err := b.waitReady(ctx, c); err != nil {
+			return nil, err
+		}
 	}
-	dir := path.Join(b.cfg.RemoteDir, orderID)
+	dir := path.Join(b.remoteDir(host), orderID)
 	progress("uploading", 0)
 	if err := c.Upload(path.Join(dir, "compose.yml"), compose, 0o600); err != nil {
 		return nil, err
@@ -121,9 +123,17 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, orderID string, nodeCount 
 	}
 	conns := make([]string, nodeCount)
 	for i := range conns {
-		conns[i] = ConnectionString(b.cfg.ClamsBase, ids[i], host.Address, spec.Port(i+1), runes[i])
+		conns[i] = ConnectionString(b.cfg.ClamsBase, ids[i], host.CustomerAddress(), spec.Port(i+1), runes[i])
 	}
 	return conns, nil
+}
+
+// remoteDir is where the host keeps per-order files.
+func (b *Bootstrapper) remoteDir(host infra.Host) string {
+	if host.RemoteDir != "" {
+		return host.RemoteDir
+	}
+	return b.cfg.RemoteDir
 }
 
 // waitReady polls for cloud-init's marker: the container runtime is there.

@@ -92,7 +92,8 @@ func (s *Server) Start() {
 		"--headless", "--log-level", "warn"}
 	if !s.bare {
 		args = append(args, "--search-attribute", "OrderStatus=Keyword", "--search-attribute", "NodeCount=Int",
-			"--search-attribute", "Hours=Int", "--search-attribute", "PaidAt=Datetime", "--search-attribute", "ExpiresAt=Datetime")
+			"--search-attribute", "Hours=Int", "--search-attribute", "PaidAt=Datetime", "--search-attribute", "ExpiresAt=Datetime",
+			"--search-attribute", "OrderSource=Keyword")
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf

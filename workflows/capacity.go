@@ -1,0 +1,313 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lnplaylive/lnplaylive/infra"
+)
+
+// The capacity workflow is the one place that decides whether a new order
+// fits: one long-running workflow per task queue (CapacityWorkflowID). The
+// worker tells it which provider it deploys with; for a host pool it also
+// holds every slot lease. Leases live in Temporal, not in a worker's memory,
+// so a worker that dies holding one loses nothing: the order that leased a
+// slot keeps it until its workflow releases it, whichever worker runs next.
+// Every grant and release is a workflow update, processed one at a time in
+// the workflow, which is what makes a lease exclusive.
+
+// Provider kinds the worker can register.
+const (
+	ProviderNone    = "none"
+	ProviderHetzner = "hetzner"
+	ProviderHosts   = "hosts"
+)
+
+// Names of the capacity workflow's handlers.
+const (
+	// UpdateConfigure carries a CapacityConfig from a starting worker.
+	UpdateConfigure = "configure"
+	// UpdateReserve carries a LeaseRequest with Until set: createorder holds
+	// a slot for an unpaid invoice, so a paid order always finds one.
+	UpdateReserve = "reserve"
+	// UpdateAcquire carries a LeaseRequest: a paid order takes its slot
+	// (the one it reserved, or any free one) until it releases it.
+	UpdateAcquire = "acquire"
+	// UpdateRelease carries an order id; releasing nothing succeeds.
+	UpdateRelease = "release"
+	// QueryCapacity returns the CapacityState.
+	QueryCapacity = "capacity"
+	// MemoProvider is the memo key holding the registered provider kind, so
+	// the plugin can read it with a describe, even while no worker runs.
+	MemoProvider = "provider"
+)
+
+// Error types of refused leases, for callers that tell them apart.
+const (
+	ErrTypeNoCapacity = "NoCapacity"
+	ErrTypeNotPool    = "NotPool"
+)
+
+// CapacityWorkflowID names the capacity workflow of a task queue.
+func CapacityWorkflowID(taskQueue string) string { return taskQueue + "-capacity" }
+
+// Slot is one place in a host pool: node i of the order leasing it serves
+// on Host.PortBase+i, for at most MaxNodes nodes.
+type Slot struct {
+	ID       string     `json:"id"` // "<host>/<slot>"
+	MaxNodes int        `json:"max_nodes"`
+	Host     infra.Host `json:"host"`
+}
+
+// CapacityConfig is what a worker deploys with.
+type CapacityConfig struct {
+	Provider string `json:"provider"`
+	Slots    []Slot `json:"slots,omitempty"`
+}
+
+// LeaseRequest asks for a slot for an order.
+type LeaseRequest struct {
+	OrderID   string `json:"order_id"`
+	NodeCount int    `json:"node_count"`
+	// Until ends a reservation made for an unpaid invoice; zero asks for a
+	// lease held until released.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// SlotLease is one order's hold on one slot.
+type SlotLease struct {
+	OrderID   string    `json:"order_id"`
+	Slot      Slot      `json:"slot"` // a copy: the slot may leave the config while leased
+	NodeCount int       `json:"node_count"`
+	LeasedAt  time.Time `json:"leased_at"`
+	// Until is set while the lease is only a reservation for an unpaid
+	// invoice; it lapses then. A paid order's lease has no end.
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Held tells a paid order's lease from a reservation.
+func (l SlotLease) Held() bool { return l.Until.IsZero() }
+
+// CapacityState is the capacity workflow's whole state: what QueryCapacity
+// returns, and what it carries across continue-as-new.
+type CapacityState struct {
+	Config CapacityConfig `json:"config"`
+	Leases []SlotLease    `json:"leases,omitempty"` // sorted by slot id
+}
+
+// Free counts the configured slots that are not leased and fit nodeCount.
+func (s CapacityState) Free(nodeCount int) int {
+	leased := map[string]bool{}
+	for _, l := range s.Leases {
+		leased[l.Slot.ID] = true
+	}
+	n := 0
+	for _, sl := range s.Config.Slots {
+		if !leased[sl.ID] && sl.MaxNodes >= nodeCount {
+			n++
+		}
+	}
+	return n
+}
+
+// CapacityWorkflow keeps the registered provider and the pool's leases.
+func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
+	c := &capacity{leases: map[string]SlotLease{}, cfg: st.Config}
+	for _, l := range st.Leases {
+		c.leases[l.OrderID] = l
+	}
+	if err := c.register(ctx); err != nil {
+		return err
+	}
+	for {
+		c.changed = false
+		wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
+		if next := c.nextLapse(); next.IsZero() {
+			if err := workflow.Await(ctx, wake); err != nil {
+				return err
+			}
+		} else if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
+				return err
+			}
+		}
+		c.lapse(ctx)
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Updates in flight finish first: a lease granted is never lost
+			// between two runs.
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			return workflow.NewContinueAsNewError(ctx, CapacityWorkflow, c.state())
+		}
+	}
+}
+
+type capacity struct {
+	cfg     CapacityConfig
+	leases  map[string]SlotLease // by order id
+	changed bool
+}
+
+func (c *capacity) state() CapacityState {
+	st := CapacityState{Config: c.cfg}
+	for _, l := range c.leases {
+		st.Leases = append(st.Leases, l)
+	}
+	sort.Slice(st.Leases, func(i, j int) bool { return st.Leases[i].Slot.ID < st.Leases[j].Slot.ID })
+	return st
+}
+
+func (c *capacity) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryCapacity, func() (CapacityState, error) { return c.state(), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateConfigure, c.configure,
+		workflow.UpdateHandlerOptions{Validator: validateConfig}); err != nil {
+		return err
+	}
+	// The validators refuse without a trace in history (a full pool costs
+	// nothing); the handlers check again, because two requests validated
+	// together may race for the last slot.
+	lease := func(reserve bool) func(workflow.Context, LeaseRequest) (SlotLease, error) {
+		return func(ctx workflow.Context, req LeaseRequest) (SlotLease, error) { return c.lease(ctx, req, reserve) }
+	}
+	validate := func(reserve bool) func(workflow.Context, LeaseRequest) error {
+		return func(ctx workflow.Context, req LeaseRequest) error {
+			_, err := c.pick(req, reserve)
+			return err
+		}
+	}
+	for _, h := range []struct {
+		name    string
+		reserve bool
+	}{{UpdateReserve, true}, {UpdateAcquire, false}} {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, lease(h.reserve),
+			workflow.UpdateHandlerOptions{Validator: validate(h.reserve)}); err != nil {
+			return err
+		}
+	}
+	return workflow.SetUpdateHandler(ctx, UpdateRelease, c.release)
+}
+
+func validateConfig(_ workflow.Context, cfg CapacityConfig) error {
+	switch cfg.Provider {
+	case ProviderNone, ProviderHetzner:
+		if len(cfg.Slots) > 0 {
+			return fmt.Errorf("provider %s has no slots", cfg.Provider)
+		}
+	case ProviderHosts:
+		seen := map[string]bool{}
+		for _, s := range cfg.Slots {
+			if s.ID == "" || seen[s.ID] || s.MaxNodes < 1 {
+				return fmt.Errorf("slot %q: empty, repeated or without room", s.ID)
+			}
+			seen[s.ID] = true
+		}
+	default:
+		return fmt.Errorf("unknown provider %q", cfg.Provider)
+	}
+	return nil
+}
+
+// configure replaces the configuration. Leases on slots that left it stay
+// until released: their playgrounds are still running.
+func (c *capacity) configure(ctx workflow.Context, cfg CapacityConfig) error {
+	c.cfg = cfg
+	c.changed = true
+	return workflow.UpsertMemo(ctx, map[string]any{MemoProvider: cfg.Provider})
+}
+
+// pick finds the slot a request gets, without changing anything. An order
+// that already holds a slot gets the same one: every caller may retry.
+func (c *capacity) pick(req LeaseRequest, reserve bool) (Slot, error) {
+	if c.cfg.Provider != ProviderHosts {
+		return Slot{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("provider %q has no slots to lease", c.cfg.Provider), ErrTypeNotPool, nil)
+	}
+	if req.OrderID == "" || req.NodeCount < 1 || reserve == req.Until.IsZero() {
+		return Slot{}, temporal.NewNonRetryableApplicationError("malformed lease request", "BadRequest", nil)
+	}
+	if l, ok := c.leases[req.OrderID]; ok {
+		return l.Slot, nil
+	}
+	leased := map[string]bool{}
+	for _, l := range c.leases {
+		leased[l.Slot.ID] = true
+	}
+	// The smallest slot that fits, so big slots stay for big orders; ties
+	// go to configuration order.
+	best := -1
+	for i, s := range c.cfg.Slots {
+		if leased[s.ID] || s.MaxNodes < req.NodeCount {
+			continue
+		}
+		if best < 0 || s.MaxNodes < c.cfg.Slots[best].MaxNodes {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Slot{}, temporal.NewApplicationError(
+			fmt.Sprintf("no free slot for %d nodes (%d slots, %d leased)", req.NodeCount, len(c.cfg.Slots), len(c.leases)),
+			ErrTypeNoCapacity)
+	}
+	return c.cfg.Slots[best], nil
+}
+
+func (c *capacity) lease(ctx workflow.Context, req LeaseRequest, reserve bool) (SlotLease, error) {
+	slot, err := c.pick(req, reserve)
+	if err != nil {
+		return SlotLease{}, err
+	}
+	l, ok := c.leases[req.OrderID]
+	if !ok {
+		l = SlotLease{OrderID: req.OrderID, Slot: slot, NodeCount: req.NodeCount, LeasedAt: workflow.Now(ctx), Until: req.Until}
+	}
+	switch {
+	case !reserve:
+		l.Until = time.Time{} // paid: held until released
+	case !l.Held() && req.Until.After(l.Until):
+		l.Until = req.Until
+	}
+	c.leases[req.OrderID] = l
+	c.changed = true
+	workflow.GetLogger(ctx).Info("slot leased", "Order", req.OrderID, "Slot", slot.ID, "Held", l.Held())
+	return l, nil
+}
+
+// release frees the order's slot and returns the lease it had (zero if none).
+func (c *capacity) release(ctx workflow.Context, orderID string) (SlotLease, error) {
+	l, ok := c.leases[orderID]
+	if ok {
+		delete(c.leases, orderID)
+		c.changed = true
+		workflow.GetLogger(ctx).Info("slot released", "Order", orderID, "Slot", l.Slot.ID)
+	}
+	return l, nil
+}
+
+// nextLapse is the earliest end of a reservation (zero: none).
+func (c *capacity) nextLapse() time.Time {
+	var next time.Time
+	for _, l := range c.leases {
+		if !l.Held() && (next.IsZero() || l.Until.Before(next)) {
+			next = l.Until
+		}
+	}
+	return next
+}
+
+// lapse drops reservations whose invoice was never paid in time.
+func (c *capacity) lapse(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	for id, l := range c.leases {
+		if !l.Held() && !l.Until.After(now) {
+			delete(c.leases, id)
+			workflow.GetLogger(ctx).Info("slot reservation lapsed", "Order", id, "Slot", l.Slot.ID)
+		}
+	}
+}
