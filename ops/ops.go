@@ -23,6 +23,8 @@ import (
 type Ops struct {
 	Client    client.Client
 	TaskQueue string
+	// DataConverter reads memos the workers wrote; nil is the SDK default.
+	DataConverter converter.DataConverter
 }
 
 // Row is one order in a listing.
@@ -33,6 +35,7 @@ type Row struct {
 	NodeCount int64      `json:"node_count"`
 	Hours     int64      `json:"hours"`
 	PaidAt    *time.Time `json:"paid_at,omitempty"`
+	Source    string     `json:"source,omitempty"` // "operator" for operator-issued orders
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
@@ -69,6 +72,9 @@ func (o Ops) List(ctx context.Context, status string, limit int) ([]Row, error) 
 			}
 			if p, ok := fields["Hours"]; ok {
 				_ = dc.FromPayload(p, &r.Hours)
+			}
+			if p, ok := fields["OrderSource"]; ok {
+				_ = dc.FromPayload(p, &r.Source)
 			}
 			for name, dst := range map[string]**time.Time{"PaidAt": &r.PaidAt, "ExpiresAt": &r.ExpiresAt} {
 				if p, ok := fields[name]; ok {

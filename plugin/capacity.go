@@ -8,12 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 
+	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
@@ -45,13 +43,12 @@ const lapseGrace = 10 * time.Minute
 //   - hetzner (or no worker registered yet): live orders are counted
 //     against --lnplaylive-max-live-orders.
 type capacityGuard struct {
-	max        int
-	taskQueue  string
-	capacityID string
-	temporal   client.Client
-	dc         converter.DataConverter
-	now        func() time.Time
-	log        *slog.Logger
+	max       int
+	taskQueue string
+	temporal  client.Client
+	leases    capacity.Client
+	now       func() time.Time
+	log       *slog.Logger
 
 	mu        sync.Mutex
 	counted   int
@@ -63,12 +60,8 @@ type capacityGuard struct {
 }
 
 func newCapacityGuard(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *capacityGuard {
-	dc := cfg.DataConverter
-	if dc == nil {
-		dc = converter.GetDefaultDataConverter()
-	}
-	return &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, capacityID: workflows.CapacityWorkflowID(cfg.TaskQueue),
-		temporal: tc, dc: dc, now: now, log: log}
+	return &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
+		leases: capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
 }
 
 // grant is an admitted order. Call done(true) once its workflow is
@@ -96,8 +89,8 @@ func (g *capacityGuard) reserve(ctx context.Context, id order.ID, nodeCount int,
 	return g.reserveCount(ctx)
 }
 
-// provider reads the registered provider kind from the capacity
-// workflow's memo; "" when no worker has registered yet.
+// provider reads the registered provider kind, at most once a second; ""
+// when no worker has registered yet.
 func (g *capacityGuard) provider(ctx context.Context) (string, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -107,40 +100,21 @@ func (g *capacityGuard) provider(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	resp, err := g.temporal.DescribeWorkflowExecution(ctx, g.capacityID, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		g.kind = ""
-	case err != nil:
-		return "", fmt.Errorf("%w: read the registered provider: %v", ErrUnavailable, err)
-	default:
-		g.kind = ""
-		if p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProvider]; ok {
-			if err := g.dc.FromPayload(p, &g.kind); err != nil {
-				return "", fmt.Errorf("%w: read the registered provider: %v", ErrUnavailable, err)
-			}
-		}
+	kind, err := g.leases.Provider(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	g.kindAt = now
-	return g.kind, nil
+	g.kind, g.kindAt = kind, now
+	return kind, nil
 }
 
 // reserveSlot holds a pool slot for the invoice in the capacity workflow.
 func (g *capacityGuard) reserveSlot(ctx context.Context, id order.ID, nodeCount int, until time.Time) (grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	req := workflows.LeaseRequest{OrderID: id.String(), NodeCount: nodeCount, Until: until}
-	h, err := g.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: g.capacityID, UpdateName: workflows.UpdateReserve, Args: []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
-	var appErr *temporal.ApplicationError
+	_, err := g.leases.Reserve(ctx, id.String(), nodeCount, until)
 	switch {
-	case errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNoCapacity:
+	case errors.Is(err, capacity.ErrNoFreeSlot):
 		return grant{}, fmt.Errorf("%w: every playground slot for %d nodes is taken, try again later", ErrNoCapacity, nodeCount)
 	case err != nil:
 		return grant{}, fmt.Errorf("%w: reserve a slot: %v", ErrUnavailable, err)
@@ -160,14 +134,7 @@ func (g *capacityGuard) reserveSlot(ctx context.Context, id order.ID, nodeCount 
 func (g *capacityGuard) release(id order.ID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	h, err := g.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: g.capacityID, UpdateName: workflows.UpdateRelease, Args: []any{id.String()},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
-	if err != nil {
+	if err := g.leases.Release(ctx, id.String()); err != nil {
 		g.log.Warn("free the slot of an order not created; it lapses on its own", "order", id, "error", err)
 	}
 }

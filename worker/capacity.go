@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/infra/hostpool"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
@@ -74,28 +75,12 @@ func configure(ctx context.Context, c client.Client, taskQueue string, cfg workf
 }
 
 // capacityLeaser keeps a host pool's leases in the capacity workflow.
-type capacityLeaser struct {
-	c          client.Client
-	workflowID string
-}
-
-func (l capacityLeaser) update(ctx context.Context, name string, arg, out any) error {
-	h, err := l.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: l.workflowID, UpdateName: name, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return err
-	}
-	return h.Get(ctx, out)
-}
+type capacityLeaser struct{ c capacity.Client }
 
 func (l capacityLeaser) Acquire(ctx context.Context, orderID string, nodeCount int) (hostpool.Lease, error) {
-	var sl workflows.SlotLease
-	err := l.update(ctx, workflows.UpdateAcquire, workflows.LeaseRequest{OrderID: orderID, NodeCount: nodeCount}, &sl)
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNoCapacity {
-		return hostpool.Lease{}, fmt.Errorf("%w: %s", hostpool.ErrNoFreeSlot, appErr.Message())
+	sl, err := l.c.Acquire(ctx, orderID, nodeCount)
+	if errors.Is(err, capacity.ErrNoFreeSlot) {
+		return hostpool.Lease{}, fmt.Errorf("%w: %v", hostpool.ErrNoFreeSlot, err)
 	}
 	if err != nil {
 		return hostpool.Lease{}, err
@@ -104,16 +89,12 @@ func (l capacityLeaser) Acquire(ctx context.Context, orderID string, nodeCount i
 }
 
 func (l capacityLeaser) Release(ctx context.Context, orderID string) error {
-	return l.update(ctx, workflows.UpdateRelease, orderID, nil)
+	return l.c.Release(ctx, orderID)
 }
 
 func (l capacityLeaser) Leases(ctx context.Context) ([]hostpool.Lease, error) {
-	v, err := l.c.QueryWorkflow(ctx, l.workflowID, "", workflows.QueryCapacity)
+	st, err := l.c.State(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var st workflows.CapacityState
-	if err := v.Get(&st); err != nil {
 		return nil, err
 	}
 	out := make([]hostpool.Lease, 0, len(st.Leases))

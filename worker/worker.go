@@ -14,6 +14,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/hostpool"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
@@ -138,9 +139,9 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}
-	capacity := capacityConfig(cfg.ProviderKind, acts.Provider)
+	registered := capacityConfig(cfg.ProviderKind, acts.Provider)
 	if pool, ok := acts.Provider.(*hostpool.Provider); ok {
-		pool.UseLeaser(capacityLeaser{c: c, workflowID: workflows.CapacityWorkflowID(cfg.TaskQueue)})
+		pool.UseLeaser(capacityLeaser{capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}})
 	}
 	w := sdkworker.New(c, cfg.TaskQueue, sdkworker.Options{})
 	Register(w, acts)
@@ -149,7 +150,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	}
 	// Registered once this worker polls: the update completes in the
 	// capacity workflow, which may need this very worker to run.
-	if err := registerCapacity(ctx, c, cfg.TaskQueue, capacity, log); err != nil {
+	if err := registerCapacity(ctx, c, cfg.TaskQueue, registered, log); err != nil {
 		w.Stop()
 		return err
 	}

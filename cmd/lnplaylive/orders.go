@@ -35,7 +35,7 @@ func connect(ctx context.Context) (ops.Ops, func(), error) {
 	if tq == "" {
 		tq = workflows.DefaultTaskQueue
 	}
-	return ops.Ops{Client: c, TaskQueue: tq}, c.Close, nil
+	return ops.Ops{Client: c, TaskQueue: tq, DataConverter: opts.DataConverter}, c.Close, nil
 }
 
 func withOps(f func(ctx context.Context, o ops.Ops, args []string) error) func(*cobra.Command, []string) error {
@@ -78,9 +78,13 @@ func ordersCmd() *cobra.Command {
 				return printJSON(os.Stdout, rows)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ORDER\tSTATUS\tNODES\tHOURS\tPAID AT\tEXPIRES AT")
+			fmt.Fprintln(tw, "ORDER\tSTATUS\tNODES\tHOURS\tPAID AT\tEXPIRES AT\tSOURCE")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Status, r.NodeCount, r.Hours, timeOrDash(r.PaidAt), timeOrDash(r.ExpiresAt))
+				src := r.Source
+				if src == "" {
+					src = "invoice"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.NodeCount, r.Hours, timeOrDash(r.PaidAt), timeOrDash(r.ExpiresAt), src)
 			}
 			return tw.Flush()
 		}),
@@ -99,6 +103,9 @@ func ordersCmd() *cobra.Command {
 				return printJSON(os.Stdout, st)
 			}
 			fmt.Printf("invoice:  %s\n", st.InvoiceStatus)
+			if st.Issued != nil {
+				fmt.Printf("issued:   by %s at %s: %s\n", st.Issued.By, st.Issued.At.UTC().Format(time.RFC3339), st.Issued.Reason)
+			}
 			if d := st.Deployment; d != nil {
 				fmt.Printf("status:   %s\nexpires:  %s\n", d.Status, d.VMExpirationDate)
 				if d.Progress != nil {
@@ -157,7 +164,30 @@ func ordersCmd() *cobra.Command {
 			return nil
 		}),
 	}
-	cmd.AddCommand(list, show, extend, teardown, retry)
+	var nodes int
+	var by string
+	create := &cobra.Command{
+		Use: "create", Short: "Place an order without an invoice (workshops, sponsors, support)", Args: cobra.NoArgs,
+		RunE: withOps(func(ctx context.Context, o ops.Ops, _ []string) error {
+			id, err := o.Create(ctx, ops.CreateRequest{NodeCount: nodes, Hours: hours, Reason: reason, By: by})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(os.Stdout, map[string]string{"order_id": string(id)})
+			}
+			fmt.Printf("order %s issued: %d nodes for %d hours; watch it with `lnplaylive orders show %s`\n", id, nodes, hours, id)
+			return nil
+		}),
+	}
+	create.Flags().IntVar(&nodes, "nodes", 0, "Core Lightning nodes in the playground")
+	create.Flags().IntVar(&hours, "hours", 0, "hours the playground lives")
+	create.Flags().StringVar(&reason, "reason", "", "why this order is free (required; kept in its status)")
+	create.Flags().StringVar(&by, "by", os.Getenv("USER"), "who issues it")
+	_ = create.MarkFlagRequired("nodes")
+	_ = create.MarkFlagRequired("hours")
+	_ = create.MarkFlagRequired("reason")
+	cmd.AddCommand(list, show, extend, teardown, retry, create)
 	return cmd
 }
 

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,6 +118,9 @@ func run(st *state, args []string) (string, string, int) {
 	if len(args) == 0 || args[0] != "compose" {
 		return "", "", usage(args)
 	}
+	if len(args) >= 2 && args[1] == "ls" {
+		return composeLs(st, args[2:])
+	}
 	var project, file string
 	rest := args[1:]
 	for len(rest) >= 2 && (rest[0] == "-p" || rest[0] == "-f") {
@@ -126,6 +130,10 @@ func run(st *state, args []string) (string, string, int) {
 			file = rest[1]
 		}
 		rest = rest[2:]
+	}
+	if project != "" && file == "" && len(rest) > 0 && rest[0] == "down" {
+		// Like docker compose, down finds a project by its name alone.
+		return composeDown(st, project, rest[1:])
 	}
 	if project == "" || file == "" {
 		return "", "", usage(args)
@@ -162,6 +170,57 @@ func run(st *state, args []string) (string, string, int) {
 		}
 	}
 	return "", "", usage(args)
+}
+
+// composeLs answers `docker compose ls --all --format json` as Compose v2
+// does: a JSON array of {Name, Status, ConfigFiles}.
+func composeLs(st *state, args []string) (string, string, int) {
+	if strings.Join(args, " ") != "--all --format json" {
+		return "", "", usage(append([]string{"compose", "ls"}, args...))
+	}
+	type project struct {
+		Name        string `json:"Name"`
+		Status      string `json:"Status"`
+		ConfigFiles string `json:"ConfigFiles"`
+	}
+	out := []project{}
+	names := make([]string, 0, len(st.Projects))
+	for name, up := range st.Projects {
+		if up {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, project{Name: name, Status: "running(3)", ConfigFiles: "/compose.yml"})
+	}
+	b, _ := json.Marshal(out)
+	return string(b) + "\n", "ls", 0
+}
+
+// composeDown removes a project; with -v its volumes (the nodes' state) go too.
+func composeDown(st *state, project string, args []string) (string, string, int) {
+	volumes := false
+	for _, a := range args {
+		switch a {
+		case "-v", "--volumes":
+			volumes = true
+		case "--remove-orphans":
+		default:
+			return "", "", usage(append([]string{"compose", "-p", project, "down"}, args...))
+		}
+	}
+	delete(st.Projects, project)
+	if volumes {
+		for _, m := range []map[string]int{st.Runes, st.Addrs} {
+			for k := range m {
+				if strings.HasPrefix(k, project+"/") {
+					delete(m, k)
+				}
+			}
+		}
+	}
+	return "", "down", 0
 }
 
 func usage(args []string) int {

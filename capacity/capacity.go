@@ -1,0 +1,115 @@
+// Package capacity is the client side of the capacity workflow
+// (workflows.CapacityWorkflow): which provider the worker registered, and
+// the host pool's slot leases. The plugin, the worker and the operator CLI
+// all speak to it through here.
+package capacity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// ErrNoFreeSlot: every pool slot that fits the order is leased.
+var ErrNoFreeSlot = errors.New("no free slot")
+
+// ErrNotPool: the registered provider has no slots (it changed under us).
+var ErrNotPool = errors.New("the registered provider has no slots")
+
+// Client reaches one task queue's capacity workflow.
+type Client struct {
+	Temporal  client.Client
+	TaskQueue string
+	// DataConverter reads the workflow's memo (it may be encrypted); nil is
+	// the SDK default.
+	DataConverter converter.DataConverter
+}
+
+func (c Client) id() string { return workflows.CapacityWorkflowID(c.TaskQueue) }
+
+// Provider returns the provider kind the worker registered, "" when no
+// worker has registered yet. It reads the memo with a describe, so it
+// answers while no worker runs.
+func (c Client) Provider(ctx context.Context) (string, error) {
+	resp, err := c.Temporal.DescribeWorkflowExecution(ctx, c.id(), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the registered provider: %w", err)
+	}
+	p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProvider]
+	if !ok {
+		return "", nil
+	}
+	dc := c.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	var kind string
+	if err := dc.FromPayload(p, &kind); err != nil {
+		return "", fmt.Errorf("read the registered provider: %w", err)
+	}
+	return kind, nil
+}
+
+// Reserve holds a slot for an order until `until` (an unpaid invoice).
+func (c Client) Reserve(ctx context.Context, orderID string, nodeCount int, until time.Time) (workflows.SlotLease, error) {
+	return c.lease(ctx, workflows.UpdateReserve, workflows.LeaseRequest{OrderID: orderID, NodeCount: nodeCount, Until: until})
+}
+
+// Acquire gives a paid order its slot (the one it reserved, or any free
+// one) until Release.
+func (c Client) Acquire(ctx context.Context, orderID string, nodeCount int) (workflows.SlotLease, error) {
+	return c.lease(ctx, workflows.UpdateAcquire, workflows.LeaseRequest{OrderID: orderID, NodeCount: nodeCount})
+}
+
+func (c Client) lease(ctx context.Context, name string, req workflows.LeaseRequest) (workflows.SlotLease, error) {
+	var l workflows.SlotLease
+	err := c.update(ctx, name, req, &l)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case workflows.ErrTypeNoCapacity:
+			return l, fmt.Errorf("%w: %s", ErrNoFreeSlot, appErr.Message())
+		case workflows.ErrTypeNotPool:
+			return l, fmt.Errorf("%w: %s", ErrNotPool, appErr.Message())
+		}
+	}
+	return l, err
+}
+
+// Release frees the order's slot; freeing none succeeds.
+func (c Client) Release(ctx context.Context, orderID string) error {
+	return c.update(ctx, workflows.UpdateRelease, orderID, nil)
+}
+
+// State returns the registered config and every lease.
+func (c Client) State(ctx context.Context) (workflows.CapacityState, error) {
+	var st workflows.CapacityState
+	v, err := c.Temporal.QueryWorkflow(ctx, c.id(), "", workflows.QueryCapacity)
+	if err != nil {
+		return st, fmt.Errorf("query capacity: %w", err)
+	}
+	return st, v.Get(&st)
+}
+
+func (c Client) update(ctx context.Context, name string, arg, out any) error {
+	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: c.id(), UpdateName: name, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, out)
+}

@@ -1,0 +1,84 @@
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lnplaylive/lnplaylive/capacity"
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// ErrNoCapacity: the order cannot be placed now; nothing was created.
+var ErrNoCapacity = errors.New("no capacity")
+
+// reserveFor is how long a slot is held for an operator's order between
+// the reservation and its workflow's first acquire (seconds, normally).
+const reserveFor = 10 * time.Minute
+
+// CreateRequest is an operator-issued order.
+type CreateRequest struct {
+	NodeCount int
+	Hours     int
+	Reason    string // required: why the order costs nothing
+	By        string // who issued it
+}
+
+// Create places an order without an invoice: the same OrderWorkflow, the
+// same sizes and durations customers can buy, started already paid at
+// this moment and marked operator-issued in its status and in the
+// OrderSource search attribute. On a host pool a slot is reserved first,
+// so a full pool refuses the order before anything exists.
+func (o Ops) Create(ctx context.Context, req CreateRequest) (order.ID, error) {
+	if strings.TrimSpace(req.Reason) == "" {
+		return "", errors.New("a reason is required: it is the only record of why this order is free")
+	}
+	params, _ := json.Marshal(map[string]int{"node_count": req.NodeCount, "hours": req.Hours})
+	if _, err := order.ParseCreateOrder(params, order.DefaultProducts()); err != nil {
+		return "", err
+	}
+	id := order.NewID()
+	leases := capacity.Client{Temporal: o.Client, TaskQueue: o.TaskQueue, DataConverter: o.DataConverter}
+	kind, err := leases.Provider(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case workflows.ProviderNone:
+		return "", fmt.Errorf("%w configured: the worker has no provider (it needs HCLOUD_TOKEN or LNPLAYLIVE_HOSTS_FILE)", ErrNoCapacity)
+	case workflows.ProviderHosts:
+		if _, err := leases.Reserve(ctx, id.String(), req.NodeCount, time.Now().Add(reserveFor)); err != nil {
+			if errors.Is(err, capacity.ErrNoFreeSlot) {
+				return "", fmt.Errorf("%w: %v", ErrNoCapacity, err)
+			}
+			return "", fmt.Errorf("reserve a slot: %w", err)
+		}
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	in := workflows.OrderInput{
+		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, InvoiceExpiresAt: now,
+		Prepaid: &workflows.Payment{InvoiceStatus: string(order.InvoicePaid), PaidAt: now},
+		Issued:  &workflows.Issue{By: req.By, Reason: req.Reason, At: now},
+	}
+	_, err = o.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id.WorkflowID(), TaskQueue: o.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrOrderSource.ValueSet(workflows.SourceOperator)),
+	}, workflows.OrderWorkflow, in)
+	if err != nil {
+		if kind == workflows.ProviderHosts {
+			// Best effort: the reservation lapses on its own.
+			_ = leases.Release(context.WithoutCancel(ctx), id.String())
+		}
+		return "", fmt.Errorf("start order %s: %w", id, err)
+	}
+	return id, nil
+}
