@@ -18,8 +18,11 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/codec"
+	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
@@ -60,7 +63,12 @@ func (s *system) client() client.Client {
 type options struct {
 	invoiceExpiry int // seconds
 	// workerEnv is added to the worker's environment (a provider, say).
+	// Without one the worker gets a parked provider: a Hetzner stand-in
+	// whose servers never finish booting, so paid orders stay in
+	// starting_deployment for as long as a test looks.
 	workerEnv []string
+	// noProvider starts the worker with no provider at all.
+	noProvider bool
 	// pluginOptions override the plugin's lightningd options.
 	pluginOptions map[string]any
 }
@@ -99,12 +107,55 @@ func newSystem(t *testing.T, o options) *system {
 	for k, v := range o.pluginOptions {
 		s.pluginCfg.Options[k] = v
 	}
+	if len(o.workerEnv) == 0 && !o.noProvider {
+		o.workerEnv = parkedProviderEnv(t)
+	}
 	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
 		"HCLOUD_TOKEN=", "LNPLAYLIVE_CODEC_KEYS_FILE=" + s.codecKeys, "LNPLAYLIVE_METRICS_ADDR=127.0.0.1:0"}, o.workerEnv...)
 	s.worker = startProcess(t, workerBin, s.workerEnv)
 	s.workerBin = workerBin
+	s.waitCapacityRegistered()
 	s.startPlugin()
 	return s
+}
+
+// parkedProviderEnv configures a Hetzner stand-in whose create actions
+// never finish (polled once a second, so parked orders cost little).
+func parkedProviderEnv(t *testing.T) []string {
+	api := hetznertest.New(t)
+	api.ActionPolls = 1 << 30
+	api.ActionTime = 24 * time.Hour
+	return append(hetznerEnv(t, api), "LNPLAYLIVE_HETZNER_POLL_MS=1000")
+}
+
+// waitCapacityRegistered waits until the worker has told the capacity
+// workflow its provider, so the plugin's first createorder sees it.
+func (s *system) waitCapacityRegistered() {
+	s.t.Helper()
+	c := capacity.Client{Temporal: s.client(), TaskQueue: s.taskQueue, DataConverter: s.dataConverter()}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		kind, err := c.Provider(ctx)
+		cancel()
+		if err == nil && kind != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("worker did not register its provider (last error %v); worker output:\n%s", err, s.worker.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// dataConverter is the codec-encrypting converter the processes use.
+func (s *system) dataConverter() converter.DataConverter {
+	s.t.Helper()
+	opts, err := temporalconn.Config{Address: s.temporal.Address(), CodecKeysFile: s.codecKeys}.Options(slog.New(slog.DiscardHandler))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return opts.DataConverter
 }
 
 func (s *system) startPlugin() {
