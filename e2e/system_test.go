@@ -22,9 +22,9 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/codec"
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/internal/testbin"
