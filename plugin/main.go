@@ -10,6 +10,7 @@ import (
 
 	"github.com/niftynei/glightning/glightning"
 
+	"github.com/lnplaylive/lnplaylive/internal/debugserver"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
@@ -33,6 +34,7 @@ const (
 	OptMaxLiveOrders     = "lnplaylive-max-live-orders"
 	OptCodecKeysFile     = "lnplaylive-codec-keys-file"
 	OptDevHourSeconds    = "lnplaylive-dev-hour-seconds"
+	OptDebugAddr         = "lnplaylive-debug-addr"
 )
 
 // Manifest entries: glightning builds the usage strings from the json tags.
@@ -77,6 +79,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewIntOption(OptInvoiceExpiry, "seconds a customer has to pay an order's invoice", int(defaults.InvoiceExpiry/time.Second)),
 		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 500),
 		glightning.NewIntOption(OptDevHourSeconds, "DEVELOPMENT ONLY: length in seconds of the hours orders buy; 0 = real hours", 0),
+		glightning.NewStringOption(OptDebugAddr, "loopback host:port serving pprof profiles; empty for none", ""),
 		glightning.NewIntOption(OptMaxLiveOrders, "most live orders (unpaid and unexpired, or paid and deployed) at once; 0 sells none", 10),
 	} {
 		if err := h.AddOption(o); err != nil {
@@ -123,6 +126,13 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			APIKey:      opt.str(OptTemporalAPIKey),
 			TLSCertPath: opt.str(OptTemporalTLSCert), TLSKeyPath: opt.str(OptTemporalTLSKey), TLSCAPath: opt.str(OptTemporalTLSCA),
 			CodecKeysFile: opt.str(OptCodecKeysFile),
+		}
+		if addr := opt.str(OptDebugAddr); addr != "" {
+			stop, err := debugserver.Start(addr, log)
+			if err != nil {
+				return err
+			}
+			go func() { <-ctx.Done(); stop() }()
 		}
 		tc, err := tcfg.NewLazyClient(log)
 		if err != nil {

@@ -41,6 +41,16 @@ echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, 
 ./bin/lnplaylive-worker 2>>.data/worker.log &
 pids+=($!)
 echo "Worker running (log .data/worker.log)"
+if [ -z "${LNPLAYLIVE_PROVIDER:-}${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}${LNPLAYLIVE_HOSTS_FILE:-}" ]; then
+	cat <<'WARN'
+
+  *** NO CAPACITY CONFIGURED: every order will be refused ("no capacity configured"). ***
+  Deploy on Hetzner:          HCLOUD_TOKEN=… make run
+  Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (README: "Try it on your own machine")
+WARN
+else
+	echo "Provider: ${LNPLAYLIVE_PROVIDER:-$([ -n "${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}" ] && echo hetzner || echo hosts)}"
+fi
 ./bin/lnplaylive codec-server --addr 127.0.0.1:8081 --ui-origin "http://localhost:$ui_port" 2>>.data/codec-server.log &
 pids+=($!)
 echo "Codec server: http://127.0.0.1:8081 (set it as the Web UI's codec endpoint to read encrypted payloads)"

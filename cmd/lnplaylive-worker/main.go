@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/lnplaylive/lnplaylive/activities"
+	"github.com/lnplaylive/lnplaylive/internal/debugserver"
 	"github.com/lnplaylive/lnplaylive/worker"
 )
 
@@ -17,6 +18,14 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if addr := os.Getenv("LNPLAYLIVE_DEBUG_ADDR"); addr != "" {
+		stopDebug, err := debugserver.Start(addr, log)
+		if err != nil {
+			log.Error("debug server", "error", err)
+			os.Exit(1)
+		}
+		defer stopDebug()
+	}
 	cfg := worker.ConfigFromEnv()
 	cfg.Registry = worker.NewRegistry()
 	choice, err := worker.ProviderFromEnv(log, cfg.Registry)
