@@ -77,7 +77,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewIntOption(OptMinHours, "fewest hours an order may buy", defaults.MinHours),
 		glightning.NewIntOption(OptMaxHours, "most hours an order may buy", defaults.MaxHours),
 		glightning.NewIntOption(OptInvoiceExpiry, "seconds a customer has to pay an order's invoice", int(defaults.InvoiceExpiry/time.Second)),
-		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 500),
+		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 1000),
 		glightning.NewIntOption(OptDevHourSeconds, "DEVELOPMENT ONLY: length in seconds of the hours orders buy; 0 = real hours", 0),
 		glightning.NewStringOption(OptDebugAddr, "loopback host:port serving pprof profiles; empty for none", ""),
 		glightning.NewIntOption(OptMaxLiveOrders, "most live orders (unpaid and unexpired, or paid and deployed) at once; 0 sells none", 10),

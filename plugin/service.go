@@ -56,7 +56,7 @@ type Service struct {
 // NewService wires the order methods to lightningd and Temporal.
 func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, ln: ln, temporal: tc, log: log, now: time.Now}
-	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.queryState)
+	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.fetchState)
 	s.capacity = newCapacityGuard(cfg, tc, s.now, log)
 	return s
 }

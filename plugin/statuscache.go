@@ -3,10 +3,12 @@ package plugin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -14,12 +16,17 @@ import (
 
 var errWorkflowNotFound = errors.New("order workflow not found")
 
-// statusCache serves paid orders' states for up to ttl after a query, and
-// the last known state while Temporal cannot be asked. The
-// workflow stays the single source of truth; the cache only bounds how often
-// a thousand polling front ends ask it. Concurrent misses for one order share
-// one query. It keeps no goroutine or timer per order: stale entries are
-// dropped when the map is swept on insert.
+// statusCache serves paid orders' states, never older than ttl: an answer
+// is always a state whose fetch began less than ttl ago. An entry past half
+// its ttl is refreshed in the background by the poll that finds it, so an
+// order polled steadily is answered from memory every time and fetched about
+// once per ttl/2..ttl; a poll that finds no entry young enough waits for one
+// fetch, shared with every concurrent poll of the order. While Temporal
+// cannot answer, the last state it gave is served (stale-if-error). The
+// workflow stays the single source of truth; the cache only bounds how
+// often a thousand polling front ends ask it. It keeps no goroutine or
+// timer per order: refreshes are short-lived, and old entries are dropped
+// when the map is swept on insert.
 type statusCache struct {
 	ttl   time.Duration
 	now   func() time.Time
@@ -31,11 +38,15 @@ type statusCache struct {
 }
 
 type statusEntry struct {
-	done    chan struct{} // closed when the fetch finished
-	state   workflows.State
-	err     error
-	fetched time.Time
+	done       chan struct{} // closed when the fetch finished
+	state      workflows.State
+	err        error
+	fetched    time.Time // when the fetch began: the age of what it returned
+	refreshing bool      // a background refresh of this entry is in flight
 }
+
+// refreshTimeout bounds a background refresh.
+const refreshTimeout = 5 * time.Second
 
 func newStatusCache(ttl time.Duration, now func() time.Time, fetch func(context.Context, order.ID) (workflows.State, error)) *statusCache {
 	return &statusCache{ttl: ttl, now: now, fetch: fetch, entries: map[order.ID]*statusEntry{}}
@@ -45,37 +56,61 @@ func (c *statusCache) get(ctx context.Context, id order.ID) (workflows.State, er
 	c.mu.Lock()
 	e := c.entries[id]
 	now := c.now()
-	fresh := e != nil && (!isDone(e.done) || (e.err == nil && now.Sub(e.fetched) < c.ttl))
-	if !fresh {
-		prev := e
-		e = &statusEntry{done: make(chan struct{})}
-		c.entries[id] = e
-		c.sweepLocked(now)
+	switch {
+	case e != nil && !isDone(e.done):
+		// A fetch is in flight: share it.
 		c.mu.Unlock()
-		st, err := c.fetch(ctx, id)
-		c.mu.Lock()
-		e.state, e.err, e.fetched = st, err, c.now()
-		close(e.done)
-		if err != nil && c.entries[id] == e {
-			delete(c.entries, id) // errors are not cached
-			// While Temporal cannot answer, the last state it gave is a
-			// better answer than none: stale-if-error.
-			if prev != nil && prev.err == nil && !errors.Is(err, errWorkflowNotFound) {
-				c.entries[id] = prev
-				c.mu.Unlock()
-				return prev.state, nil
-			}
+		select {
+		case <-e.done:
+			return e.state, e.err
+		case <-ctx.Done():
+			return workflows.State{}, ctx.Err()
+		}
+	case e != nil && e.err == nil && now.Sub(e.fetched) < c.ttl:
+		if now.Sub(e.fetched) >= c.ttl/2 && !e.refreshing {
+			e.refreshing = true
+			go c.refresh(id, e)
 		}
 		c.mu.Unlock()
-		return st, err
+		return e.state, nil
 	}
+	prev := e
+	e = &statusEntry{done: make(chan struct{}), fetched: now}
+	c.entries[id] = e
+	c.sweepLocked(now)
 	c.mu.Unlock()
-	select {
-	case <-e.done:
-		return e.state, e.err
-	case <-ctx.Done():
-		return workflows.State{}, ctx.Err()
+	st, err := c.fetch(ctx, id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.state, e.err = st, err
+	close(e.done)
+	if err != nil && c.entries[id] == e {
+		delete(c.entries, id) // errors are not cached
+		// While Temporal cannot answer, the last state it gave is a
+		// better answer than none: stale-if-error.
+		if prev != nil && prev.err == nil && !errors.Is(err, errWorkflowNotFound) {
+			c.entries[id] = prev
+			return prev.state, nil
+		}
 	}
+	return st, err
+}
+
+// refresh fetches the order's state again while old still serves polls.
+func (c *statusCache) refresh(id order.ID, old *statusEntry) {
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	started := c.now()
+	st, err := c.fetch(ctx, id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old.refreshing = false
+	if err != nil || c.entries[id] != old {
+		return // old serves until its ttl; then a poll fetches again
+	}
+	done := make(chan struct{})
+	close(done)
+	c.entries[id] = &statusEntry{done: done, state: st, fetched: started}
 }
 
 func (c *statusCache) sweepLocked(now time.Time) {
@@ -86,7 +121,7 @@ func (c *statusCache) sweepLocked(now time.Time) {
 	}
 	c.swept = now
 	for id, e := range c.entries {
-		if isDone(e.done) && now.Sub(e.fetched) >= keep+c.ttl {
+		if isDone(e.done) && !e.refreshing && now.Sub(e.fetched) >= keep+c.ttl {
 			delete(c.entries, id)
 		}
 	}
@@ -99,6 +134,39 @@ func isDone(ch chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// fetchState reads the order's state from the memo its workflow publishes
+// on every change: one describe, answered from the execution's stored state
+// (no worker, no replay, also once the workflow has closed). An order whose
+// workflow predates the memo is asked with a query instead.
+func (s *Service) fetchState(ctx context.Context, id order.ID) (workflows.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := s.temporal.DescribeWorkflowExecution(ctx, id.WorkflowID(), "")
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return workflows.State{}, errWorkflowNotFound
+		}
+		return workflows.State{}, err
+	}
+	p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoState]
+	if !ok {
+		return s.queryState(ctx, id)
+	}
+	var st workflows.State
+	if err := s.dataConverter().FromPayload(p, &st); err != nil {
+		return workflows.State{}, fmt.Errorf("read order %s's state: %w", id, err)
+	}
+	return st, nil
+}
+
+func (s *Service) dataConverter() converter.DataConverter {
+	if s.cfg.DataConverter != nil {
+		return s.cfg.DataConverter
+	}
+	return converter.GetDefaultDataConverter()
 }
 
 // queryState asks the order's workflow for its state.

@@ -57,3 +57,68 @@ func TestStatusCacheSharesQueriesAndServesStaleOnlyOnError(t *testing.T) {
 		t.Fatal("an order never seen was answered while the query fails")
 	}
 }
+
+// An entry past half its ttl is answered at once and refreshed behind the
+// poll; nothing older than ttl is ever answered.
+func TestStatusCacheRefreshesAheadWithoutMakingPollsWait(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var clock sync.Mutex
+	tick := func(d time.Duration) { clock.Lock(); now = now.Add(d); clock.Unlock() }
+	var calls atomic.Int32
+	gate := make(chan struct{}, 10)
+	c := newStatusCache(time.Second, func() time.Time { clock.Lock(); defer clock.Unlock(); return now },
+		func(ctx context.Context, id order.ID) (workflows.State, error) {
+			n := calls.Add(1)
+			if n > 1 {
+				<-gate // refreshes wait for the test
+			}
+			return workflows.State{Deployment: &order.Deployment{Status: order.DeploymentStatus([]string{"", "starting_deployment", "provisioned", "expired"}[n])}}, nil
+		})
+	ctx := context.Background()
+	status := func() order.DeploymentStatus {
+		t.Helper()
+		st, err := c.get(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Deployment.Status
+	}
+	if got := status(); got != "starting_deployment" {
+		t.Fatalf("first poll: %s", got)
+	}
+	tick(400 * time.Millisecond)
+	if got := status(); got != "starting_deployment" || calls.Load() != 1 {
+		t.Fatalf("young entry: %s after %d fetches", got, calls.Load())
+	}
+	tick(200 * time.Millisecond) // 600 ms: past half the ttl
+	if got := status(); got != "starting_deployment" {
+		t.Fatalf("aging entry answered %s, want the cached state at once", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no background refresh")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The refresh is still running: polls go on getting the cached state,
+	// and do not start a second refresh.
+	_ = status()
+	if calls.Load() != 2 {
+		t.Fatalf("%d fetches: a second refresh started", calls.Load())
+	}
+	gate <- struct{}{}
+	for status() != "provisioned" {
+		if time.Now().After(deadline) {
+			t.Fatal("the refreshed state is never served")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Nothing older than the ttl is answered: the refreshed entry began at
+	// 600 ms; at 1,700 ms a poll must wait for a fresh fetch.
+	tick(1100 * time.Millisecond)
+	gate <- struct{}{}
+	if got := status(); got != "expired" || calls.Load() != 3 {
+		t.Fatalf("stale entry answered %s after %d fetches", got, calls.Load())
+	}
+}

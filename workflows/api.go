@@ -44,6 +44,9 @@ const (
 	SignalPaid = "paid"
 	// QueryStatus returns the order's State.
 	QueryStatus = "status"
+	// MemoState is the memo key under which the workflow publishes its
+	// State on every change.
+	MemoState = "state"
 	// SignalProgress carries a Progress from the bootstrap activity.
 	SignalProgress = "progress"
 	// SignalExtend carries an Extend from an operator: more paid time.

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -81,20 +83,45 @@ type orderRun struct {
 	expiration time.Time
 	paidCh     workflow.ReceiveChannel
 	searchable bool
+	// publishing: the state is pushed into the workflow's memo on every
+	// change (see publish); published is the last state pushed.
+	publishing bool
+	published  []byte
 }
 
 // WithStatus sets the OrderStatus search attribute.
 func WithStatus(s string) temporal.SearchAttributeUpdate { return AttrOrderStatus.ValueSet(s) }
 
-// upsert keeps the search attributes current. A failure is logged, not
-// fatal: the order matters more than its findability.
+// upsert keeps the search attributes current, and publishes the state. A
+// failure is logged, not fatal: the order matters more than its
+// findability.
 func (o *orderRun) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) {
-	if !o.searchable {
+	if o.searchable {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			workflow.GetLogger(ctx).Warn("upsert search attributes", "Error", err)
+		}
+	}
+	o.publish(ctx)
+}
+
+// publish pushes the customer-visible state into the workflow's memo
+// (MemoState) when it changed. The plugin reads it with one describe, which
+// Temporal answers from the execution's stored state: no worker, no replay,
+// about a third of a query's cost, and it still answers once the workflow
+// has closed. The query handler stays for operators and older orders.
+func (o *orderRun) publish(ctx workflow.Context) {
+	if !o.publishing {
 		return
 	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
-		workflow.GetLogger(ctx).Warn("upsert search attributes", "Error", err)
+	b, err := json.Marshal(o.state)
+	if err != nil || bytes.Equal(b, o.published) {
+		return
 	}
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoState: o.state}); err != nil {
+		workflow.GetLogger(ctx).Warn("publish state", "Error", err)
+		return
+	}
+	o.published = b
 }
 
 func (o *orderRun) setup(ctx workflow.Context) error {
@@ -110,6 +137,8 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	// Search attributes came with version 1; histories from before keep
 	// replaying without them.
 	o.searchable = workflow.GetVersion(ctx, "search-attributes", workflow.DefaultVersion, 1) == 1
+	// The state memo came with version 1 of "status-memo".
+	o.publishing = workflow.GetVersion(ctx, "status-memo", workflow.DefaultVersion, 1) == 1
 	o.upsert(ctx, WithStatus(StatusUnpaid), AttrNodeCount.ValueSet(int64(o.in.NodeCount)), AttrHours.ValueSet(int64(o.in.Hours)))
 	if !o.awaitPayment(ctx) {
 		o.state.InvoiceStatus = order.InvoiceExpired
@@ -241,13 +270,13 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string,
 	var a *activities.Activities
 	var host infra.Host
 	spec := infra.Spec{OrderID: o.in.OrderID.String(), NodeCount: o.in.NodeCount, ExpiresAt: expiration}
-	o.setProgress("acquiring_host", 0)
+	o.setProgress(ctx, "acquiring_host", 0)
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, acquireOptions),
 		a.AcquireHost, activities.AcquireInput{Spec: spec}).Get(ctx, &host)
 	if err != nil {
 		return nil, fmt.Errorf("acquire host: %w", err)
 	}
-	o.setProgress("bootstrapping", 0)
+	o.setProgress(ctx, "bootstrapping", 0)
 	// Progress signals from the bootstrap update the status while it runs.
 	progressCtx, stopProgress := workflow.WithCancel(ctx)
 	defer stopProgress()
@@ -259,7 +288,7 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string,
 				return
 			}
 			if o.state.Deployment.Status == order.StartingDeployment {
-				o.setProgress(p.Step, p.NodesReady)
+				o.setProgress(gctx, p.Step, p.NodesReady)
 			}
 		}
 	})
@@ -272,8 +301,9 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string,
 	return boot.ConnectionStrings, nil
 }
 
-func (o *orderRun) setProgress(step string, ready int) {
+func (o *orderRun) setProgress(ctx workflow.Context, step string, ready int) {
 	o.state.Deployment.Progress = &order.Progress{Step: step, NodesReady: ready, NodeCount: o.in.NodeCount}
+	o.publish(ctx)
 }
 
 // serveUntil sleeps durably until the paid time is over. A worker that was

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -345,4 +346,44 @@ func TestAnOperatorIssuedOrderIsDeployedWithoutAnInvoice(t *testing.T) {
 	require.Equal(t, "workshop", during.Issued.Reason)
 	require.Equal(t, order.FormatTime(now.Add(48*time.Hour)), during.Deployment.VMExpirationDate)
 	env.AssertExpectations(t)
+}
+
+// Every change of the customer-visible state is published to the memo, in
+// order and without repeats, so the plugin can read it with one describe.
+func TestTheStateIsPublishedToTheMemoOnEveryChange(t *testing.T) {
+	env, in := newEnv(t)
+	expectOneDeployment(env)
+	var published []State
+	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		st, ok := args.Get(0).(map[string]any)[MemoState].(State)
+		require.True(t, ok, "memo %v", args.Get(0))
+		// A deep copy: the workflow keeps changing its own state.
+		b, err := json.Marshal(st)
+		require.NoError(t, err)
+		var snapshot State
+		require.NoError(t, json.Unmarshal(b, &snapshot))
+		published = append(published, snapshot)
+	}).Return(nil)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+
+	var steps []string
+	for i, st := range published {
+		step := string(st.InvoiceStatus)
+		if d := st.Deployment; d != nil {
+			step = string(d.Status)
+			if d.Progress != nil {
+				step += "/" + d.Progress.Step
+			}
+		}
+		steps = append(steps, step)
+		if i > 0 {
+			require.NotEqual(t, published[i-1], st, "a repeat was published")
+		}
+	}
+	require.Equal(t, []string{"unpaid", "starting_deployment", "starting_deployment/acquiring_host",
+		"starting_deployment/bootstrapping", "provisioned", "expired"}, steps)
+	require.Len(t, published[4].Deployment.ConnectionStrings, 8)
+	require.Empty(t, published[5].Deployment.ConnectionStrings, "connection strings are withdrawn at expiry")
 }

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/lnplaylive/lnplaylive/activities"
 	"github.com/lnplaylive/lnplaylive/internal/debugserver"
@@ -25,6 +28,16 @@ func main() {
 			os.Exit(1)
 		}
 		defer stopDebug()
+	}
+	if v := os.Getenv("LNPLAYLIVE_WORKFLOW_CACHE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			log.Error("LNPLAYLIVE_WORKFLOW_CACHE: want a positive number", "value", v)
+			os.Exit(1)
+		}
+		// Must be set before any worker starts. An evicted workflow is
+		// replayed from its history on its next task: memory for CPU.
+		sdkworker.SetStickyWorkflowCacheSize(n)
 	}
 	cfg := worker.ConfigFromEnv()
 	cfg.Registry = worker.NewRegistry()
