@@ -151,3 +151,6 @@ func (quiet) Debug(string, ...interface{}) {}
 func (quiet) Info(string, ...interface{})  {}
 func (quiet) Warn(string, ...interface{})  {}
 func (quiet) Error(string, ...interface{}) {}
+
+// Pid is the server process's id.
+func (s *Server) Pid() int { return s.proc.Pid() }

@@ -55,20 +55,21 @@ type API struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu            sync.Mutex
-	nextID        int64
-	servers       map[int64]*schema.Server
-	firewalls     map[int64]*schema.Firewall
-	actions       map[int64]*action
-	faults        []*Fault
-	fullLocations map[string]bool
-	failActions   map[string]int // by command: how many more fail; -1 = all
-	created       int            // servers ever created
-	deleted       int
-	maxPerOrder   int
-	requests      map[string]int
-	userData      map[int64]string
-	deletedAt     map[string]time.Time // by lnplaylive-order label
+	mu              sync.Mutex
+	nextID          int64
+	servers         map[int64]*schema.Server
+	firewalls       map[int64]*schema.Firewall
+	actions         map[int64]*action
+	faults          []*Fault
+	fullLocations   map[string]bool
+	failActions     map[string]int // by command: how many more fail; -1 = all
+	created         int            // servers ever created
+	deleted         int
+	maxPerOrder     int
+	requests        map[string]int
+	userData        map[int64]string
+	deletedAt       map[string]time.Time // by lnplaylive-order label
+	deleteRequested map[string]time.Time // by lnplaylive-order label
 }
 
 type action struct {
@@ -89,7 +90,7 @@ func New(t testing.TB) *API {
 	a := &API{
 		Token: "test-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), ActionPolls: 1, ActionTime: 200 * time.Millisecond, Address: "127.0.0.1",
 		t: t, nextID: 1000, servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
-		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]int{}, requests: map[string]int{}, userData: map[int64]string{}, deletedAt: map[string]time.Time{},
+		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]int{}, requests: map[string]int{}, userData: map[int64]string{}, deletedAt: map[string]time.Time{}, deleteRequested: map[string]time.Time{},
 	}
 	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
 	a.URL = a.srv.URL + "/v1"
@@ -361,6 +362,14 @@ func (a *API) addressFor(name string) string {
 	return a.Address
 }
 
+// DeleteRequestedAt says when the delete of an order's server was asked
+// for (zero if not).
+func (a *API) DeleteRequestedAt(orderID string) time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.deleteRequested[orderID]
+}
+
 // DeletedAt says when the server of an order was deleted (zero if not).
 func (a *API) DeletedAt(orderID string) time.Time {
 	a.mu.Lock()
@@ -501,6 +510,9 @@ func (a *API) deleteServer(w http.ResponseWriter, id string) {
 		return
 	}
 	s.Status = "deleting"
+	if o := s.Labels["lnplaylive-order"]; o != "" && a.deleteRequested[o].IsZero() {
+		a.deleteRequested[o] = time.Now()
+	}
 	act := a.newActionLocked("delete_server", s.ID, "server", func() {
 		if srv := a.servers[n]; srv != nil {
 			delete(a.servers, n)
