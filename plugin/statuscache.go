@@ -84,6 +84,10 @@ func (c *statusCache) get(ctx context.Context, id order.ID) (workflows.State, er
 	defer c.mu.Unlock()
 	e.state, e.err = st, err
 	close(e.done)
+	if err == nil && !settled(st) && c.entries[id] == e {
+		delete(c.entries, id)
+		return st, nil
+	}
 	if err != nil && c.entries[id] == e {
 		delete(c.entries, id) // errors are not cached
 		// While Temporal cannot answer, the last state it gave is a
@@ -96,6 +100,12 @@ func (c *statusCache) get(ctx context.Context, id order.ID) (workflows.State, er
 	return st, err
 }
 
+// settled tells a state worth keeping: one in which the workflow has seen
+// the payment that sent the poll here. Before that (the payment is being
+// relayed) the next poll asks again, so the deployment shows the moment the
+// workflow has it, not up to a ttl later.
+func settled(st workflows.State) bool { return st.Deployment != nil }
+
 // refresh fetches the order's state again while old still serves polls.
 func (c *statusCache) refresh(id order.ID, old *statusEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
@@ -107,6 +117,10 @@ func (c *statusCache) refresh(id order.ID, old *statusEntry) {
 	old.refreshing = false
 	if err != nil || c.entries[id] != old {
 		return // old serves until its ttl; then a poll fetches again
+	}
+	if !settled(st) {
+		delete(c.entries, id)
+		return
 	}
 	done := make(chan struct{})
 	close(done)

@@ -26,7 +26,7 @@ func TestStatusCacheSharesQueriesAndServesStaleOnlyOnError(t *testing.T) {
 			if fail.Load() {
 				return workflows.State{}, errors.New("temporal unavailable")
 			}
-			return workflows.State{InvoiceStatus: order.InvoicePaid}, nil
+			return workflows.State{InvoiceStatus: order.InvoicePaid, Deployment: &order.Deployment{Status: order.StartingDeployment}}, nil
 		})
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -120,5 +120,27 @@ func TestStatusCacheRefreshesAheadWithoutMakingPollsWait(t *testing.T) {
 	gate <- struct{}{}
 	if got := status(); got != "expired" || calls.Load() != 3 {
 		t.Fatalf("stale entry answered %s after %d fetches", got, calls.Load())
+	}
+}
+
+// A state in which the workflow has not yet seen the payment is served but
+// not kept: the next poll asks again.
+func TestStatusCacheDoesNotKeepAStateBeforeThePayment(t *testing.T) {
+	var calls atomic.Int32
+	c := newStatusCache(time.Second, time.Now, func(ctx context.Context, id order.ID) (workflows.State, error) {
+		if calls.Add(1) == 1 {
+			return workflows.State{InvoiceStatus: order.InvoiceUnpaid}, nil
+		}
+		return workflows.State{InvoiceStatus: order.InvoicePaid, Deployment: &order.Deployment{Status: order.StartingDeployment}}, nil
+	})
+	ctx := context.Background()
+	if st, _ := c.get(ctx, "a"); st.Deployment != nil {
+		t.Fatal("first fetch")
+	}
+	if st, _ := c.get(ctx, "a"); st.Deployment == nil || calls.Load() != 2 {
+		t.Fatalf("the pre-payment state was kept: %d fetches", calls.Load())
+	}
+	if _, _ = c.get(ctx, "a"); calls.Load() != 2 {
+		t.Fatal("a settled state was not kept")
 	}
 }
