@@ -299,7 +299,7 @@ func TestBenchmarks(t *testing.T) {
 	}
 	s.waitStatus(ids[99], 30*time.Second, paidAndDeploying)
 	const rate, seconds = 2000, 12
-	var polls lat
+	var polls, paidPolls lat
 	var pmu sync.Mutex
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -328,6 +328,9 @@ func TestBenchmarks(t *testing.T) {
 			}
 			pmu.Lock()
 			polls = append(polls, d)
+			if i%len(ids) < 100 {
+				paidPolls = append(paidPolls, d)
+			}
 			pmu.Unlock()
 		}(i)
 	}
@@ -337,8 +340,8 @@ func TestBenchmarks(t *testing.T) {
 	standIn.Close()
 	achieved := float64(len(polls)) / wall.Seconds()
 	add("invoicestatus, 1,000 orders at 2,000/s (10 % paid)", ms(polls.pct(.5)), ms(polls.pct(.99)), ms(polls.pct(1)), fmt.Sprintf("%.0f/s", achieved),
-		fmt.Sprintf("p99 %.1f× bare listinvoices (p50 %s, p99 %s); %d failed; %s", float64(polls.pct(.99))/float64(list.pct(.99)), ms(list.pct(.5)), ms(list.pct(.99)),
-			failed.Load(), procs.cpuSince(cpu0, wall)), "p99 ≤ 5 ms")
+		fmt.Sprintf("p99 %.1f× bare listinvoices (p50 %s, p99 %s); paid orders alone: p50 %s, p99 %s; %d failed; %s", float64(polls.pct(.99))/float64(list.pct(.99)),
+			ms(list.pct(.5)), ms(list.pct(.99)), ms(paidPolls.pct(.5)), ms(paidPolls.pct(.99)), failed.Load(), procs.cpuSince(cpu0, wall)), "p99 ≤ 5 ms")
 	notes = append(notes, "plugin CPU profile during invoicestatus at 2,000/s (top functions):\n\n```\n"+trimTop(pluginProf())+"```",
 		"stand-ins and driver (this test process: the lightningd stand-in validating every message, the callers) during the same run:\n\n```\n"+trimTop(pprofTop(standIn.Name()))+"```",
 		"worker CPU profile during invoicestatus at 2,000/s (top functions):\n\n```\n"+trimTop(workerProf())+"```")
@@ -393,7 +396,11 @@ func TestBenchmarks(t *testing.T) {
 	// Meanwhile, on a second installation, one order through a real-latency
 	// model of Hetzner and the SSH bootstrap, then its expiry.
 	modelled := make(chan [][]string, 1)
-	go func() { modelled <- modelledProvisioning(t) }()
+	if os.Getenv("LNPLAYLIVE_BENCH_NO_MODEL") == "" {
+		go func() { modelled <- modelledProvisioning(t) }()
+	} else {
+		modelled <- nil
+	}
 
 	// Many live orders: fill up to target and read every process's memory
 	// and the plugin's goroutines (there must be none per order).

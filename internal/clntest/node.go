@@ -52,9 +52,13 @@ type Node struct {
 	key     *btcec.PrivateKey
 	ln      net.Listener
 
-	mu           sync.Mutex
-	changed      chan struct{} // closed and replaced on every invoice change
-	invoices     []*invoice
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every invoice change
+	invoices []*invoice
+	paid     []*invoice // in pay_index order, for waitanyinvoice
+	// nextExpire is the earliest expires_at of an unpaid invoice (0: none),
+	// so a request scans the invoices only when one is due.
+	nextExpire   int64
 	byLabel      map[string]*invoice
 	payIndex     uint64
 	createdIndex uint64
@@ -185,6 +189,7 @@ func (n *Node) Pay(label string) error {
 	n.updatedIndex++
 	inv.status, inv.payIndex, inv.updatedIndex = "paid", n.payIndex, n.updatedIndex
 	inv.receivedMsat, inv.paidAt = inv.amountMsat, time.Now().Unix()
+	n.paid = append(n.paid, inv)
 	n.notifyLocked()
 	plugins := append([]*Plugin(nil), n.plugins...)
 	payload := map[string]any{"msat": inv.receivedMsat, "preimage": hex.EncodeToString(inv.preimage[:]), "label": inv.label}
@@ -205,12 +210,19 @@ func (n *Node) notifyLocked() {
 // past expires_at is expired, with a new updated_index.
 func (n *Node) expireLocked() {
 	now := time.Now().Unix()
+	if n.nextExpire == 0 || now < n.nextExpire {
+		return
+	}
 	changed := false
+	n.nextExpire = 0
 	for _, inv := range n.invoices {
 		if inv.status == "unpaid" && now >= inv.expiresAt {
 			n.updatedIndex++
 			inv.status, inv.updatedIndex = "expired", n.updatedIndex
 			changed = true
+		}
+		if inv.status == "unpaid" && (n.nextExpire == 0 || inv.expiresAt < n.nextExpire) {
+			n.nextExpire = inv.expiresAt
 		}
 	}
 	if changed {
@@ -432,6 +444,9 @@ func (n *Node) invoice(params map[string]json.RawMessage) (any, *RPCError) {
 	inv.createdIndex = n.createdIndex
 	n.invoices = append(n.invoices, inv)
 	n.byLabel[label] = inv
+	if n.nextExpire == 0 || inv.expiresAt < n.nextExpire {
+		n.nextExpire = inv.expiresAt
+	}
 	n.notifyLocked()
 	return map[string]any{
 		"bolt11": inv.bolt11, "payment_hash": hex.EncodeToString(inv.hash[:]),
@@ -476,7 +491,15 @@ func (n *Node) listInvoices(params map[string]json.RawMessage) (any, *RPCError) 
 	label, byLabel := str(params, "label")
 	hash, byHash := str(params, "payment_hash")
 	bolt, byBolt := str(params, "invstring")
-	for _, inv := range n.invoices {
+	candidates := n.invoices
+	if byLabel {
+		// lightningd looks labels up in an index; so does the stand-in.
+		candidates = nil
+		if inv := n.byLabel[label]; inv != nil {
+			candidates = []*invoice{inv}
+		}
+	}
+	for _, inv := range candidates {
 		if (byLabel && inv.label != label) || (byHash && hex.EncodeToString(inv.hash[:]) != hash) || (byBolt && inv.bolt11 != bolt) {
 			continue
 		}
@@ -524,16 +547,15 @@ func (n *Node) waitAnyInvoice(ctx context.Context, params map[string]json.RawMes
 		deadline = time.Now().Add(time.Duration(timeout) * time.Second)
 	}
 	return n.wait(ctx, deadline, func() (any, *RPCError, bool) {
-		var next *invoice
-		for _, inv := range n.invoices {
-			if inv.status == "paid" && inv.payIndex > last && (next == nil || inv.payIndex < next.payIndex) {
-				next = inv
+		// n.paid is in pay_index order; a deleted invoice stays in it,
+		// as lightningd's pay index does not reuse numbers either.
+		i := sort.Search(len(n.paid), func(i int) bool { return n.paid[i].payIndex > last })
+		for ; i < len(n.paid); i++ {
+			if inv := n.paid[i]; inv.status == "paid" && n.byLabel[inv.label] == inv {
+				return inv.entry(), nil, true
 			}
 		}
-		if next == nil {
-			return nil, nil, false
-		}
-		return next.entry(), nil, true
+		return nil, nil, false
 	})
 }
 
