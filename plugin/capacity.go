@@ -23,10 +23,17 @@ var ErrNoCapacity = errors.New("no capacity")
 // Temporal's visibility counts.
 const visibilityLag = 3 * time.Second
 
-// countTTL bounds how often the live orders are counted: a visibility count
-// costs more as orders accumulate (on SQLite it scans), so it is refreshed
-// at most once a second, whatever the rate of createorder.
-const countTTL = time.Second
+// countTTL bounds how often the live orders are counted near the limit: a
+// visibility count costs more as orders accumulate (on SQLite it scans),
+// so it is refreshed at most once a second, whatever the rate of
+// createorder. Far from the limit (below 90 %) a count may be older,
+// countTTLFar: this plugin adds its own starts since the count, so an old
+// count can only be too high (orders ended since), never let an order in
+// over the limit, and it is refreshed as soon as the limit comes near.
+const (
+	countTTL    = time.Second
+	countTTLFar = 10 * time.Second
+)
 
 // lapseGrace keeps a pool slot reserved a while past the invoice's expiry:
 // a payment lightningd accepted at the last moment may be relayed late.
@@ -149,7 +156,11 @@ func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	if now.Sub(g.countedAt) >= countTTL {
+	ttl := countTTL
+	if 10*(g.counted+len(g.starts)+g.inFlight) < 9*g.max {
+		ttl = countTTLFar
+	}
+	if now.Sub(g.countedAt) >= ttl {
 		ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 		defer cancel()
 		resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{

@@ -86,11 +86,11 @@ func TestStatusCacheRefreshesAheadWithoutMakingPollsWait(t *testing.T) {
 	if got := status(); got != "starting_deployment" {
 		t.Fatalf("first poll: %s", got)
 	}
-	tick(400 * time.Millisecond)
+	tick(200 * time.Millisecond)
 	if got := status(); got != "starting_deployment" || calls.Load() != 1 {
 		t.Fatalf("young entry: %s after %d fetches", got, calls.Load())
 	}
-	tick(200 * time.Millisecond) // 600 ms: past half the ttl
+	tick(400 * time.Millisecond) // 600 ms: past a quarter of the ttl
 	if got := status(); got != "starting_deployment" {
 		t.Fatalf("aging entry answered %s, want the cached state at once", got)
 	}
