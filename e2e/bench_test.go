@@ -105,7 +105,10 @@ func procStat(pid int) (rss float64, cpu time.Duration) {
 }
 
 // benchProcs are the processes whose CPU and memory the bench reports.
-type benchProcs struct{ names []string; pids []int }
+type benchProcs struct {
+	names []string
+	pids  []int
+}
 
 func (p benchProcs) cpu() []time.Duration {
 	out := make([]time.Duration, len(p.pids))
