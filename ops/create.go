@@ -10,7 +10,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/order"
@@ -68,10 +67,11 @@ func (o Ops) Create(ctx context.Context, req CreateRequest) (order.ID, error) {
 		Prepaid: &workflows.Payment{InvoiceStatus: string(order.InvoicePaid), PaidAt: now},
 		Issued:  &workflows.Issue{By: req.By, Reason: req.Reason, At: now},
 	}
+	attrs, memo := workflows.StartAttributes(in)
 	_, err = o.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id.WorkflowID(), TaskQueue: o.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrOrderSource.ValueSet(workflows.SourceOperator)),
+		TypedSearchAttributes: attrs, Memo: memo,
 	}, workflows.OrderWorkflow, in)
 	if err != nil {
 		if kind == workflows.ProviderHosts {

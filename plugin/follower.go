@@ -134,7 +134,7 @@ func (f *Follower) relay(ctx context.Context, id order.ID, inv cln.Invoice) erro
 	}
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	opts := startOptions(id, f.taskQueue)
+	opts := startOptions(in, f.taskQueue)
 	_, err = f.temporal.SignalWithStartWorkflow(ctx, id.WorkflowID(), workflows.SignalPaid, pay, opts, workflows.OrderWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if !errors.As(err, &started) {

@@ -111,7 +111,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	}
 	tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	if _, err := s.temporal.ExecuteWorkflow(tctx, startOptions(id, s.cfg.TaskQueue), workflows.OrderWorkflow, in); err != nil {
+	if _, err := s.temporal.ExecuteWorkflow(tctx, startOptions(in, s.cfg.TaskQueue), workflows.OrderWorkflow, in); err != nil {
 		s.log.Warn("start order workflow failed; withdrawing its invoice", "order", id, "error", err)
 		// A fresh context: the caller's may be what ran out.
 		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -133,14 +133,17 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	}, nil
 }
 
-func startOptions(id order.ID, taskQueue string) client.StartWorkflowOptions {
+func startOptions(in workflows.OrderInput, taskQueue string) client.StartWorkflowOptions {
+	attrs, memo := workflows.StartAttributes(in)
 	return client.StartWorkflowOptions{
-		ID:                    id.WorkflowID(),
+		ID:                    in.OrderID.WorkflowID(),
 		TaskQueue:             taskQueue,
 		WorkflowIDReusePolicy: reusePolicyRejectDuplicate,
 		// An order's workflow is started exactly once by createorder; a
 		// second start with the same id is a bug to report, not to absorb.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    attrs,
+		Memo:                                     memo,
 	}
 }
 

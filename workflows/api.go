@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -125,4 +126,23 @@ type Result struct {
 	// Order and Payment let an operator retry a failed deployment.
 	Order   OrderInput `json:"order"`
 	Payment *Payment   `json:"payment,omitempty"`
+}
+
+// StartAttributes are the search attributes and memo an order's workflow
+// is started with: what its first task would otherwise write itself.
+func StartAttributes(in OrderInput) (temporal.SearchAttributes, map[string]any) {
+	updates := []temporal.SearchAttributeUpdate{WithStatus(StatusUnpaid),
+		AttrNodeCount.ValueSet(int64(in.NodeCount)), AttrHours.ValueSet(int64(in.Hours))}
+	if in.Issued != nil {
+		updates = append(updates, AttrOrderSource.ValueSet(SourceOperator))
+	}
+	state := State{InvoiceStatus: order.InvoiceUnpaid, Issued: in.Issued}
+	return temporal.NewSearchAttributes(updates...), map[string]any{MemoState: state}
+}
+
+// startedWithAttributes tells whether the starter set StartAttributes.
+func startedWithAttributes(ctx workflow.Context) bool {
+	_, hasStatus := workflow.GetTypedSearchAttributes(ctx).GetKeyword(AttrOrderStatus)
+	_, hasState := workflow.GetInfo(ctx).Memo.GetFields()[MemoState]
+	return hasStatus && hasState
 }

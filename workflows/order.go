@@ -134,12 +134,19 @@ func (o *orderRun) setup(ctx workflow.Context) error {
 
 func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	logger := workflow.GetLogger(ctx)
-	// Search attributes came with version 1; histories from before keep
-	// replaying without them.
-	o.searchable = workflow.GetVersion(ctx, "search-attributes", workflow.DefaultVersion, 1) == 1
-	// The state memo came with version 1 of "status-memo".
-	o.publishing = workflow.GetVersion(ctx, "status-memo", workflow.DefaultVersion, 1) == 1
-	o.upsert(ctx, WithStatus(StatusUnpaid), AttrNodeCount.ValueSet(int64(o.in.NodeCount)), AttrHours.ValueSet(int64(o.in.Hours)))
+	// Search attributes came with version 1, the published state (memo)
+	// with version 2; histories from before keep replaying without them.
+	v := workflow.GetVersion(ctx, "search-attributes", workflow.DefaultVersion, 2)
+	o.searchable, o.publishing = v >= 1, v >= 2
+	if o.publishing && startedWithAttributes(ctx) {
+		// The starter set the initial search attributes and state
+		// (StartAttributes): nothing to write, and the first workflow
+		// task of a new order stays small, which is what createorder's
+		// latency depends on.
+		o.published, _ = json.Marshal(o.state)
+	} else {
+		o.upsert(ctx, WithStatus(StatusUnpaid), AttrNodeCount.ValueSet(int64(o.in.NodeCount)), AttrHours.ValueSet(int64(o.in.Hours)))
+	}
 	if !o.awaitPayment(ctx) {
 		o.state.InvoiceStatus = order.InvoiceExpired
 		o.upsert(ctx, WithStatus(StatusInvoiceExpired))

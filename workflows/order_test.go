@@ -387,3 +387,21 @@ func TestTheStateIsPublishedToTheMemoOnEveryChange(t *testing.T) {
 	require.Len(t, published[4].Deployment.ConnectionStrings, 8)
 	require.Empty(t, published[5].Deployment.ConnectionStrings, "connection strings are withdrawn at expiry")
 }
+
+// Started with StartAttributes (as the plugin starts orders), the first
+// task writes neither search attributes nor the memo: the starter did.
+func TestAnOrderStartedWithItsAttributesDoesNotWriteThemAgain(t *testing.T) {
+	env, in := newEnv(t)
+	attrs, memo := StartAttributes(in)
+	require.NoError(t, env.SetTypedSearchAttributesOnStart(attrs))
+	require.NoError(t, env.SetMemoOnStart(memo))
+	var published []string
+	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		st := args.Get(0).(map[string]any)[MemoState].(State)
+		published = append(published, string(st.InvoiceStatus))
+	}).Return(nil)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	// Unpaid until the invoice expired: the only change is invoice_expired.
+	require.Equal(t, []string{"expired"}, published)
+}
