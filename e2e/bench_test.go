@@ -458,7 +458,13 @@ func TestBenchmarks(t *testing.T) {
 		b.WriteString("\n")
 		b.Write(analysis)
 	}
-	b.WriteString("\n## Profiles of this run\n\nSaved in `" + profDir + "` (`go tool pprof -top <file>`).\n")
+	shown := profDir
+	if root, err := filepath.Abs(".."); err == nil {
+		if rel, err := filepath.Rel(root, profDir); err == nil && !strings.HasPrefix(rel, "..") {
+			shown = rel
+		}
+	}
+	b.WriteString("\n## Profiles of this run\n\nSaved in `" + shown + "` (`go tool pprof -top <file>`).\n")
 	for _, n := range notes {
 		b.WriteString("\n" + n + "\n")
 	}
