@@ -281,16 +281,19 @@ func TestBenchmarks(t *testing.T) {
 
 	// 1,000 open orders polled twice a second each; a tenth of them paid,
 	// answered from the state their workflows publish.
-	var ids []string
-	for len(ids) < 1000 {
+	ids := make([]string, 1000)
+	run(t, len(ids), 20, func(i int) error {
 		raw, rerr := s.call("lnplaylive-createorder", createParams)
 		if rerr != nil {
-			t.Fatal(rerr)
+			return rerr
 		}
 		var r order.CreateReply
-		_ = json.Unmarshal(raw, &r)
-		ids = append(ids, string(r.BOLT11InvoiceID))
-	}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		ids[i] = string(r.BOLT11InvoiceID)
+		return nil
+	})
 	list, _ := run(t, 2000, 1, func(i int) error {
 		_, _, err := rpc.InvoiceByLabel(ctx, "lnplaylive-"+ids[i%len(ids)])
 		return err

@@ -425,3 +425,34 @@ func TestNoProviderRefusesOrdersBeforeAnyInvoice(t *testing.T) {
 		t.Fatalf("operator order with no provider: %v: %s", err, out)
 	}
 }
+
+// An order's workflow terminated by hand leaves its lease held and its
+// playground up; the sweeper finds the lease's order gone, takes the
+// project down and frees the slot.
+func TestSweeperReleasesTheSlotOfATerminatedOrder(t *testing.T) {
+	p := newPool(t, 1, 1)
+	s := newSystem(t, options{workerEnv: p.env})
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	id := string(r.BOLT11InvoiceID)
+	if err := s.node.Pay("lnplaylive-" + id); err != nil {
+		t.Fatal(err)
+	}
+	slotOf(t, s.waitStatus(id, 60*time.Second, provisioned))
+	if err := s.client().TerminateWorkflow(context.Background(), "lnplaylive-"+id, "", "operator mistake"); err != nil {
+		t.Fatal(err)
+	}
+	if l := s.capacityState().Leases; len(l) != 1 {
+		t.Fatalf("leases after the terminate: %+v", l)
+	}
+	if out, err := s.cli("", "sweep", "now"); err != nil {
+		t.Fatalf("sweep now: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.capacityState().Leases) != 0 || len(p.projects(t)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the sweep: leases %+v, projects %v", s.capacityState().Leases, p.projects(t))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.createOrder(map[string]any{"node_count": 8, "hours": 3}) // the slot is free again
+}

@@ -37,6 +37,16 @@ func paidAt(env *testsuite.TestWorkflowEnvironment) Payment {
 	return Payment{InvoiceStatus: "paid", PayIndex: 7, PaidAt: env.Now().Truncate(time.Second), AmountReceivedMsat: 76_800_000}
 }
 
+// execute runs the order to its end and returns its result.
+func execute(t *testing.T, env *testsuite.TestWorkflowEnvironment, in OrderInput) Result {
+	t.Helper()
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	var r Result
+	require.NoError(t, env.GetWorkflowResult(&r))
+	return r
+}
+
 func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
 	t.Helper()
 	v, err := env.QueryWorkflow(QueryStatus)
@@ -113,10 +123,7 @@ func TestUnpaidInvoiceExpires(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		require.Equal(t, order.InvoiceUnpaid, query(t, env).InvoiceStatus)
 	}, 299*time.Second)
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res Result
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := execute(t, env, in)
 	require.False(t, res.Paid)
 	s := query(t, env)
 	require.Equal(t, order.InvoiceExpired, s.InvoiceStatus)
@@ -175,10 +182,7 @@ func TestPaymentSignalNotReportedPaidIsRefused(t *testing.T) {
 		short.AmountReceivedMsat = 1
 		env.SignalWorkflow(SignalPaid, short)
 	}, time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res Result
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := execute(t, env, in)
 	require.False(t, res.Paid)
 	require.Equal(t, order.InvoiceExpired, query(t, env).InvoiceStatus)
 }
@@ -193,10 +197,7 @@ func TestPaymentRelayedAfterInvoiceExpiryStillDeploys(t *testing.T) {
 	in.InvoiceExpiresAt = pay.PaidAt.Add(time.Minute)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, pay) }, 0)
 	expectOneDeployment(env)
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res Result
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := execute(t, env, in)
 	require.True(t, res.Paid)
 	env.AssertExpectations(t)
 	// The paid time counts from lightningd's paid_at, not from the relay.
@@ -210,10 +211,7 @@ func TestDeploymentThatFailsForGoodReleasesHostAndReportsFailed(t *testing.T) {
 	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).
 		Return(activities.BootstrapResult{}, temporal.NewNonRetryableApplicationError("host key mismatch", "HostKeyMismatch", errors.New("x"))).Once()
 	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).Return(nil).Once()
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res Result
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := execute(t, env, in)
 	require.True(t, res.Paid)
 	require.Equal(t, order.Failed, res.Status)
 	require.NotNil(t, res.Payment, "a failed order carries its payment, for a retry")
@@ -289,10 +287,7 @@ func TestRetryStartsAlreadyPaid(t *testing.T) {
 	in.Prepaid = &pay
 	in.InvoiceExpiresAt = pay.PaidAt // long expired: the retry does not wait for it
 	expectOneDeployment(env)
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res Result
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := execute(t, env, in)
 	require.True(t, res.Paid)
 	require.Equal(t, order.FormatTime(pay.PaidAt.Add(48*time.Hour)), query(t, env).Deployment.VMExpirationDate)
 	env.AssertExpectations(t)
@@ -306,10 +301,7 @@ func TestPaymentWhosePaidTimeIsOverDeploysNothing(t *testing.T) {
 	pay.PaidAt = pay.PaidAt.Add(-49 * time.Hour)
 	in.InvoiceExpiresAt = pay.PaidAt.Add(5 * time.Minute)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, pay) }, 0)
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var res Result
-	require.NoError(t, env.GetWorkflowResult(&res))
+	res := execute(t, env, in)
 	require.True(t, res.Paid)
 	require.Equal(t, order.Expired, res.Status)
 	require.Equal(t, order.Expired, query(t, env).Deployment.Status)
@@ -322,10 +314,7 @@ func TestAnUnpaidOrderFreesItsReservedSlot(t *testing.T) {
 	env, in := newEnv(t)
 	in.Reserved = true
 	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).Return(nil).Once()
-	env.ExecuteWorkflow(OrderWorkflow, in)
-	require.NoError(t, env.GetWorkflowError())
-	var r Result
-	require.NoError(t, env.GetWorkflowResult(&r))
+	r := execute(t, env, in)
 	require.False(t, r.Paid)
 	env.AssertExpectations(t)
 }
