@@ -64,11 +64,20 @@ type capacityGuard struct {
 	inFlight  int         // reserved, not yet started or abandoned
 	kind      string      // registered provider ("" unknown)
 	kindAt    time.Time
+	// updating bounds this plugin's slot updates in flight: Temporal admits
+	// only a few concurrent updates per workflow (10 by default) and makes
+	// the rest retry, so a burst of createorders waits here, in order,
+	// instead of in the server's back-off.
+	updating chan struct{}
 }
+
+// maxSlotUpdates is how many slot updates this plugin has in flight.
+const maxSlotUpdates = 4
 
 func newCapacityGuard(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *capacityGuard {
 	return &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
-		leases: capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
+		updating: make(chan struct{}, maxSlotUpdates),
+		leases:   capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
 }
 
 // grant is an admitted order. Call done(true) once its workflow is
@@ -119,6 +128,12 @@ func (g *capacityGuard) provider(ctx context.Context) (string, error) {
 func (g *capacityGuard) reserveSlot(ctx context.Context, id order.ID, nodeCount int, until time.Time) (grant, error) {
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
+	select {
+	case g.updating <- struct{}{}:
+		defer func() { <-g.updating }()
+	case <-ctx.Done():
+		return grant{}, fmt.Errorf("%w: reserve a slot: %v", ErrUnavailable, ctx.Err())
+	}
 	_, err := g.leases.Reserve(ctx, id.String(), nodeCount, until)
 	switch {
 	case errors.Is(err, capacity.ErrNoFreeSlot):
