@@ -21,9 +21,6 @@ import (
 // ErrNoFreeSlot: every pool slot that fits the order is leased.
 var ErrNoFreeSlot = errors.New("no free slot")
 
-// ErrNotPool: the registered provider has no slots (it changed under us).
-var ErrNotPool = errors.New("the registered provider has no slots")
-
 // Client reaches one task queue's capacity workflow.
 type Client struct {
 	Temporal  client.Client
@@ -77,13 +74,8 @@ func (c Client) lease(ctx context.Context, name string, req workflows.LeaseReque
 	var l workflows.SlotLease
 	err := c.update(ctx, name, req, &l)
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		switch appErr.Type() {
-		case workflows.ErrTypeNoCapacity:
-			return l, fmt.Errorf("%w: %s", ErrNoFreeSlot, appErr.Message())
-		case workflows.ErrTypeNotPool:
-			return l, fmt.Errorf("%w: %s", ErrNotPool, appErr.Message())
-		}
+	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNoCapacity {
+		return l, fmt.Errorf("%w: %s", ErrNoFreeSlot, appErr.Message())
 	}
 	return l, err
 }

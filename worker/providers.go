@@ -81,20 +81,14 @@ func parseServerTypes(s string) (map[int]string, error) {
 	return out, nil
 }
 
-// Choice is the provider the environment selects.
-type Choice struct {
-	Kind     string         // workflows.ProviderNone, ProviderHetzner or ProviderHosts
-	Provider infra.Provider // nil for none
-}
-
 // ProviderFromEnv selects and builds the provider: LNPLAYLIVE_PROVIDER
 // (hetzner or hosts) when set; otherwise Hetzner when HCLOUD_TOKEN is set,
 // the host pool when LNPLAYLIVE_HOSTS_FILE is. With neither there is no
-// capacity: the worker says so, and createorder refuses every order.
-func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (Choice, error) {
+// capacity (nil): the worker says so, and createorder refuses every order.
+func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (infra.Provider, error) {
 	token, err := hcloudToken()
 	if err != nil {
-		return Choice{}, err
+		return nil, err
 	}
 	pool := os.Getenv("LNPLAYLIVE_HOSTS_FILE")
 	kind := os.Getenv("LNPLAYLIVE_PROVIDER")
@@ -106,23 +100,25 @@ func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (Choice, error
 	case kind == "":
 		log.Warn("NO CAPACITY CONFIGURED: set HCLOUD_TOKEN (Hetzner VMs) or LNPLAYLIVE_HOSTS_FILE (your own hosts); " +
 			"until then createorder refuses every order")
-		return Choice{Kind: workflows.ProviderNone}, nil
+		return nil, nil
 	}
 	switch kind {
 	case workflows.ProviderHetzner:
 		if token == "" {
-			return Choice{}, errors.New("LNPLAYLIVE_PROVIDER=hetzner needs HCLOUD_TOKEN or HCLOUD_TOKEN_FILE")
+			return nil, errors.New("LNPLAYLIVE_PROVIDER=hetzner needs HCLOUD_TOKEN or HCLOUD_TOKEN_FILE")
 		}
-		p, err := hetznerFromEnv(token, log, reg)
-		return Choice{Kind: kind, Provider: p}, err
+		return hetznerFromEnv(token, log, reg)
 	case workflows.ProviderHosts:
 		if pool == "" {
-			return Choice{}, errors.New("LNPLAYLIVE_PROVIDER=hosts needs LNPLAYLIVE_HOSTS_FILE")
+			return nil, errors.New("LNPLAYLIVE_PROVIDER=hosts needs LNPLAYLIVE_HOSTS_FILE")
 		}
 		p, err := hostPoolFromEnv(pool, log)
-		return Choice{Kind: kind, Provider: p}, err
+		if err != nil {
+			return nil, err // not a nil *hostpool.Provider inside an interface
+		}
+		return p, nil
 	}
-	return Choice{}, fmt.Errorf("LNPLAYLIVE_PROVIDER=%q: want hetzner or hosts", kind)
+	return nil, fmt.Errorf("LNPLAYLIVE_PROVIDER=%q: want hetzner or hosts", kind)
 }
 
 // hostPoolFromEnv loads the pool file; the operator's SSH key reaches the

@@ -31,9 +31,6 @@ type Config struct {
 	MetricsAddr string
 	// Registry collects the metrics; nil disables them.
 	Registry *prometheus.Registry
-	// ProviderKind is registered with the capacity workflow (a
-	// workflows.Provider* constant); empty derives it from the provider.
-	ProviderKind string
 }
 
 // ConfigFromEnv reads TEMPORAL_* like the temporal CLI, and LNPLAYLIVE_*.
@@ -87,22 +84,16 @@ func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger, mh cli
 	}
 }
 
-// capacityConfig is what the worker registers: the explicit kind, or the
-// one its provider implies.
-func capacityConfig(kind string, p infra.Provider) workflows.CapacityConfig {
-	pool, isPool := p.(*hostpool.Provider)
-	switch {
-	case kind == "" && p == nil:
-		kind = workflows.ProviderNone
-	case kind == "" && isPool:
-		kind = workflows.ProviderHosts
-	case kind == "":
-		kind = workflows.ProviderHetzner
+// capacityConfig is what the worker registers: the kind its provider is,
+// and a pool's slots.
+func capacityConfig(p infra.Provider) workflows.CapacityConfig {
+	if pool, ok := p.(*hostpool.Provider); ok {
+		return CapacityConfigFor(workflows.ProviderHosts, pool.Slots())
 	}
-	if isPool {
-		return CapacityConfigFor(kind, pool.Slots())
+	if p == nil {
+		return CapacityConfigFor(workflows.ProviderNone, nil)
 	}
-	return CapacityConfigFor(kind, nil)
+	return CapacityConfigFor(workflows.ProviderHetzner, nil)
 }
 
 // Run serves the task queue until ctx ends.
@@ -139,7 +130,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}
-	registered := capacityConfig(cfg.ProviderKind, acts.Provider)
+	registered := capacityConfig(acts.Provider)
 	if pool, ok := acts.Provider.(*hostpool.Provider); ok {
 		pool.UseLeaser(capacityLeaser{capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}})
 	}

@@ -41,13 +41,12 @@ func main() {
 	}
 	cfg := worker.ConfigFromEnv()
 	cfg.Registry = worker.NewRegistry()
-	choice, err := worker.ProviderFromEnv(log, cfg.Registry)
+	provider, err := worker.ProviderFromEnv(log, cfg.Registry)
 	if err != nil {
 		log.Error("configure provider", "error", err)
 		os.Exit(1)
 	}
-	cfg.ProviderKind = choice.Kind
-	acts := &activities.Activities{Provider: choice.Provider}
+	acts := &activities.Activities{Provider: provider}
 	boot, err := worker.BootstrapperFromEnv(log)
 	if err != nil {
 		log.Error("configure bootstrap", "error", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/playground"
 	"github.com/lnplaylive/lnplaylive/infra/sshx"
+	"github.com/lnplaylive/lnplaylive/order"
 )
 
 // ErrNoFreeSlot: every slot that fits is leased. Retried: slots free up.
@@ -221,8 +222,9 @@ func (p *Provider) connect(ctx context.Context, h infra.Host) (*sshx.Client, err
 // down removes the order's project, its volumes and its files. Taking down
 // a project that is not there succeeds, so it can be retried.
 func (p *Provider) down(ctx context.Context, h infra.Host, orderID string) error {
-	if _, err := uuidLike(orderID); err != nil {
-		return &infra.PermanentError{Reason: err.Error()}
+	// Only an order id reaches the remote shell.
+	if id, err := order.ParseID(orderID); err != nil || id.String() != orderID {
+		return &infra.PermanentError{Reason: fmt.Sprintf("%q is not an order id", orderID)}
 	}
 	c, err := p.connect(ctx, h)
 	if err != nil {
@@ -261,18 +263,10 @@ func (p *Provider) projects(ctx context.Context, h infra.Host) (map[string]bool,
 	ids := map[string]bool{}
 	for _, pr := range ps {
 		if id, ok := strings.CutPrefix(pr.Name, projectName("")); ok {
-			if _, err := uuidLike(id); err == nil {
+			if oid, err := order.ParseID(id); err == nil && oid.String() == id {
 				ids[id] = true
 			}
 		}
 	}
 	return ids, nil
-}
-
-// uuidLike guards what reaches a remote shell: an order id is a uuid.
-func uuidLike(id string) (string, error) {
-	if len(id) != 36 || strings.Trim(id, "0123456789abcdef-") != "" {
-		return "", fmt.Errorf("%q is not an order id", id)
-	}
-	return id, nil
 }
