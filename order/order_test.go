@@ -29,8 +29,17 @@ func TestParseCreateOrderAcceptsEveryFormLightningCliSends(t *testing.T) {
 		`{"hours":48,"node_count":8}`, `[8,"48"]`, `{"node_count":"08","hours":48}`,
 	} {
 		r, err := ParseCreateOrder(json.RawMessage(params), p)
-		if err != nil || r != (Request{NodeCount: 8, Hours: 48}) {
+		if err != nil || r != (Request{NodeCount: 8, Hours: 48, Topology: DefaultTopology}) {
 			t.Errorf("%s: %+v %v", params, r, err)
+		}
+	}
+	for params, want := range map[string]Topology{
+		`{"node_count":8,"hours":48,"topology":"prism"}`: TopologyPrism, `[8,48,"none"]`: TopologyNone,
+		`{"node_count":8,"hours":48,"topology":"mesh"}`: TopologyMesh, `[8,48,null]`: DefaultTopology,
+	} {
+		r, err := ParseCreateOrder(json.RawMessage(params), p)
+		if err != nil || r.Topology != want {
+			t.Errorf("%s: %+v %v, want topology %s", params, r, err, want)
 		}
 	}
 }
@@ -40,6 +49,8 @@ func TestParseCreateOrderRefusalsNameTheParameter(t *testing.T) {
 	for params, param := range map[string]string{
 		`{"node_count":9,"hours":48}`: "node_count", `{"node_count":8,"hours":1}`: "hours",
 		`{"node_count":8}`: "hours", `{"node_count":8,"hours":48,"x":1}`: "x", `{"node_count":1e1,"hours":48}`: "node_count",
+		`{"node_count":8,"hours":48,"topology":"ring"}`: "topology", `[8,48,"Prism"]`: "topology",
+		`{"node_count":8,"hours":48,"topology":1}`: "topology", `[8,48,""]`: "topology", `[8,48,["mesh"]]`: "topology",
 	} {
 		_, err := ParseCreateOrder(json.RawMessage(params), p)
 		var pe *ParamError
@@ -67,12 +78,25 @@ func TestIDsAcceptBareAndPrefixedUUIDsOnly(t *testing.T) {
 }
 
 func TestDescriptionRoundTrips(t *testing.T) {
-	r := Request{NodeCount: 64, Hours: 504}
-	if got, err := ParseDescription(Description(r)); err != nil || got != r {
-		t.Fatalf("%+v %v", got, err)
+	for _, topo := range Topologies {
+		r := Request{NodeCount: 64, Hours: 504, Topology: topo}
+		if got, err := ParseDescription(Description(r)); err != nil || got != r {
+			t.Fatalf("%q: %+v %v", Description(r), got, err)
+		}
 	}
-	if _, err := ParseDescription("lnplay.live - x nodes for 3 hours."); err == nil {
-		t.Fatal("garbage description parsed")
+	// SPEC §2's examples: the default leaves the seed's description alone.
+	if d := Description(Request{NodeCount: 8, Hours: 48, Topology: DefaultTopology}); d != "lnplay.live - 8 nodes for 48 hours." {
+		t.Fatalf("default description %q", d)
+	}
+	if d := Description(Request{NodeCount: 8, Hours: 48, Topology: TopologyPrism}); d != "lnplay.live - 8 nodes for 48 hours, prism channels." {
+		t.Fatalf("prism description %q", d)
+	}
+	for _, bad := range []string{"lnplay.live - x nodes for 3 hours.", "lnplay.live - 8 nodes for 3 hours, ring channels.",
+		"lnplay.live - 8 nodes for 3 hours, mesh channels.", "lnplay.live - 8 nodes for 3 hours, prism channels",
+		"lnplay.live - 8 nodes for 3 hours, prism."} {
+		if _, err := ParseDescription(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }
 

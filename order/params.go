@@ -10,8 +10,9 @@ import (
 
 // Request is what a customer asks createorder for.
 type Request struct {
-	NodeCount int `json:"node_count"`
-	Hours     int `json:"hours"`
+	NodeCount int      `json:"node_count"`
+	Hours     int      `json:"hours"`
+	Topology  Topology `json:"topology"`
 }
 
 // ParamError refuses a call because of one parameter. Its message names the
@@ -30,7 +31,7 @@ func (e *ParamError) Error() string {
 
 // Names of the methods' parameters, in their positional order.
 var (
-	createOrderParams   = []string{"node_count", "hours"}
+	createOrderParams   = []string{"node_count", "hours", "topology"}
 	invoiceStatusParams = []string{"payment_type", "invoice_id"}
 )
 
@@ -61,7 +62,11 @@ func ParseCreateOrder(params json.RawMessage, p Products) (Request, error) {
 	if hours < p.MinHours || hours > p.MaxHours {
 		return Request{}, &ParamError{"hours", fmt.Sprintf("must be %s (got %d)", hoursRange, hours)}
 	}
-	return Request{NodeCount: nodes, Hours: hours}, nil
+	topology, err := parseTopology(args["topology"])
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{NodeCount: nodes, Hours: hours, Topology: topology}, nil
 }
 
 // PaymentTypeBolt11 is the only payment type sold today.

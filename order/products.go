@@ -1,6 +1,7 @@
 package order
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -95,31 +96,44 @@ func (p Products) PriceMsat(r Request) uint64 {
 
 // Description is the invoice description of SPEC §2. It doubles as the
 // durable record of what was bought: ParseDescription reads it back when an
-// order has to be rebuilt from its invoice alone.
+// order has to be rebuilt from its invoice alone. The default topology is
+// left out, so default orders keep the seed's description.
 func Description(r Request) string {
+	if t := r.Topology.OrDefault(); t != DefaultTopology {
+		return fmt.Sprintf("lnplay.live - %d nodes for %d hours, %s channels.", r.NodeCount, r.Hours, t)
+	}
 	return fmt.Sprintf("lnplay.live - %d nodes for %d hours.", r.NodeCount, r.Hours)
 }
 
 // ParseDescription is the inverse of Description.
 func ParseDescription(s string) (Request, error) {
-	var r Request
+	notOurs := fmt.Errorf("invoice description %q is not an lnplaylive order", s)
 	rest, ok := strings.CutPrefix(s, "lnplay.live - ")
 	if !ok {
-		return r, fmt.Errorf("invoice description %q is not an lnplaylive order", s)
+		return Request{}, notOurs
+	}
+	r := Request{Topology: DefaultTopology}
+	if body, choice, ok := strings.Cut(rest, " hours, "); ok {
+		name, ok := strings.CutSuffix(choice, " channels.")
+		t, err := parseTopology(json.RawMessage(strconv.Quote(name)))
+		if !ok || err != nil || t == DefaultTopology {
+			return Request{}, notOurs
+		}
+		r.Topology, rest = t, body+" hours."
 	}
 	rest, ok = strings.CutSuffix(rest, " hours.")
 	if !ok {
-		return r, fmt.Errorf("invoice description %q is not an lnplaylive order", s)
+		return Request{}, notOurs
 	}
 	nodes, hours, ok := strings.Cut(rest, " nodes for ")
 	if !ok {
-		return r, fmt.Errorf("invoice description %q is not an lnplaylive order", s)
+		return Request{}, notOurs
 	}
 	var err1, err2 error
 	r.NodeCount, err1 = strconv.Atoi(nodes)
 	r.Hours, err2 = strconv.Atoi(hours)
 	if err1 != nil || err2 != nil || r.NodeCount < 1 || r.Hours < 1 {
-		return Request{}, fmt.Errorf("invoice description %q is not an lnplaylive order", s)
+		return Request{}, notOurs
 	}
 	return r, nil
 }
