@@ -14,12 +14,14 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/infra/playground"
+	"github.com/lnplaylive/lnplaylive/order"
 )
 
-// Bootstrapper turns a fresh host into the customer's playground and returns
-// one connection string per node, in node order.
+// Bootstrapper turns a fresh host into the customer's playground: nodes
+// funded, channels open and proven to route, one rune and link per node.
 type Bootstrapper interface {
-	Bootstrap(ctx context.Context, orderID string, nodeCount int, host infra.Host, progress func(step string, nodesReady int)) ([]string, error)
+	Bootstrap(ctx context.Context, req playground.Request, host infra.Host, progress func(step string, nodesReady int)) (playground.Playground, error)
 }
 
 // ProgressSink hands deployment progress to the order's workflow, where
@@ -64,11 +66,14 @@ type BootstrapInput struct {
 	OrderID   string     `json:"order_id"`
 	NodeCount int        `json:"node_count"`
 	Host      infra.Host `json:"host"`
+	// Topology is empty in orders from before topologies: the default.
+	Topology order.Topology `json:"topology,omitempty"`
 }
 
-// BootstrapResult is what the customer receives.
+// BootstrapResult is what the customer receives, in node order.
 type BootstrapResult struct {
-	ConnectionStrings []string `json:"connection_strings"`
+	ConnectionStrings []string     `json:"connection_strings"`
+	Nodes             []order.Node `json:"nodes,omitempty"`
 }
 
 // Bootstrap installs and starts the playground and collects its connection strings.
@@ -107,16 +112,22 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 			}
 		}
 	}()
-	conns, err := a.Bootstrapper.Bootstrap(ctx, in.OrderID, in.NodeCount, in.Host, progress)
+	pg, err := a.Bootstrapper.Bootstrap(ctx, playground.Request{OrderID: in.OrderID, NodeCount: in.NodeCount, Topology: in.Topology}, in.Host, progress)
 	if err != nil {
+		var named *playground.ScriptError
+		if errors.As(err, &named) {
+			// The script named the cause: that is the customer's reason
+			// if the retries run out, retried like any bootstrap failure.
+			return BootstrapResult{}, temporal.NewApplicationError(named.Reason, "BootstrapFailed")
+		}
 		return BootstrapResult{}, temporalError(fmt.Errorf("bootstrap order %s: %w", in.OrderID, err))
 	}
-	if len(conns) != in.NodeCount {
+	if len(pg.Nodes) != in.NodeCount || len(pg.ConnectionStrings) != in.NodeCount {
 		return BootstrapResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("bootstrap order %s: got %d connection strings for %d nodes", in.OrderID, len(conns), in.NodeCount),
+			fmt.Sprintf("bootstrap order %s: got %d nodes for %d", in.OrderID, len(pg.Nodes), in.NodeCount),
 			"BootstrapIncomplete", nil)
 	}
-	return BootstrapResult{ConnectionStrings: conns}, nil
+	return BootstrapResult{ConnectionStrings: pg.ConnectionStrings, Nodes: pg.Nodes}, nil
 }
 
 // ReleaseInput gives an order's machine back.

@@ -18,7 +18,8 @@ type Spec struct {
 }
 
 // Host is the place an order runs: reachable over SSH with a pinned host key,
-// node i serving on PortBase+i of Address.
+// node i serving its websocket on PortBase+i and its Lightning p2p port on
+// P2PPortBase+i of Address.
 type Host struct {
 	// ID is the provider's handle for the place (a Hetzner server id).
 	ID      string `json:"id"`
@@ -29,6 +30,10 @@ type Host struct {
 	// public, but it is pinned: a server offering any other key is refused.
 	HostKey  string `json:"host_key"`
 	PortBase int    `json:"port_base"`
+	// P2PPortBase: node i's Lightning port (what Clams's proxy reaches) is
+	// P2PPortBase+i. Zero in hosts recorded before p2p ports were
+	// published: DefaultP2PPortBase then.
+	P2PPortBase int `json:"p2p_port_base,omitempty"`
 	// PublicAddress, when set, is what customers connect to (Address is
 	// where the worker's SSH goes; they differ behind NAT or a proxy).
 	PublicAddress string `json:"public_address,omitempty"`
@@ -37,6 +42,17 @@ type Host struct {
 	// NoCloudInit marks a machine an operator prepared (a pool host): there
 	// is no first-boot setup to wait for.
 	NoCloudInit bool `json:"no_cloud_init,omitempty"`
+}
+
+// DefaultP2PPortBase is SPEC §5's: node i's p2p port is 9735+i.
+const DefaultP2PPortBase = 9735
+
+// P2PBase is the host's p2p port base, defaulted.
+func (h Host) P2PBase() int {
+	if h.P2PPortBase == 0 {
+		return DefaultP2PPortBase
+	}
+	return h.P2PPortBase
 }
 
 // CustomerAddress is the address in connection strings.

@@ -27,7 +27,8 @@ const reserveFor = 10 * time.Minute
 type CreateRequest struct {
 	NodeCount int
 	Hours     int
-	Reason    string // required: why the order costs nothing
+	Topology  order.Topology // empty: the default
+	Reason    string         // required: why the order costs nothing
 	By        string // who issued it
 }
 
@@ -40,8 +41,13 @@ func (o Ops) Create(ctx context.Context, req CreateRequest) (order.ID, error) {
 	if strings.TrimSpace(req.Reason) == "" {
 		return "", errors.New("a reason is required: it is the only record of why this order is free")
 	}
-	params, _ := json.Marshal(map[string]int{"node_count": req.NodeCount, "hours": req.Hours})
-	if _, err := order.ParseCreateOrder(params, order.DefaultProducts()); err != nil {
+	params := map[string]any{"node_count": req.NodeCount, "hours": req.Hours}
+	if req.Topology != "" {
+		params["topology"] = req.Topology
+	}
+	raw, _ := json.Marshal(params)
+	valid, err := order.ParseCreateOrder(raw, order.DefaultProducts())
+	if err != nil {
 		return "", err
 	}
 	id := order.NewID()
@@ -63,7 +69,7 @@ func (o Ops) Create(ctx context.Context, req CreateRequest) (order.ID, error) {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	in := workflows.OrderInput{
-		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, InvoiceExpiresAt: now,
+		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, Topology: valid.Topology, InvoiceExpiresAt: now,
 		Prepaid: &workflows.Payment{InvoiceStatus: string(order.InvoicePaid), PaidAt: now},
 		Issued:  &workflows.Issue{By: req.By, Reason: req.Reason, At: now},
 	}

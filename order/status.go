@@ -34,12 +34,28 @@ type Progress struct {
 	NodeCount  int    `json:"node_count"`
 }
 
+// Node is one node of a provisioned playground (SPEC §6): what an attendee
+// needs to open it in Clams.
+type Node struct {
+	Index   int    `json:"index"`
+	Alias   string `json:"alias"`
+	ID      string `json:"id"`
+	Host    string `json:"host"`
+	WSPort  int    `json:"ws_port"`
+	P2PPort int    `json:"p2p_port"`
+	Rune    string `json:"rune"`
+	// ClamsURL is the Clams Remote 2.x link through Clams's proxy.
+	ClamsURL string `json:"clams_url"`
+}
+
 // Deployment is deployment_details once an order is paid.
 type Deployment struct {
 	PluginVersion     string           `json:"lnlive_plugin_version"`
 	VMExpirationDate  string           `json:"vm_expiration_date"`
 	Status            DeploymentStatus `json:"status"`
 	ConnectionStrings []string         `json:"connection_strings,omitempty"`
+	Nodes             []Node           `json:"nodes,omitempty"`
+	Topology          Topology         `json:"topology,omitempty"`
 	Progress          *Progress        `json:"progress,omitempty"`
 	Error             string           `json:"error,omitempty"`
 }
@@ -60,6 +76,8 @@ type CreateReply struct {
 	ExpiresAfter    string `json:"expires_after"`
 	BOLT11InvoiceID ID     `json:"bolt11_invoice_id"`
 	BOLT11Invoice   string `json:"bolt11_invoice"`
+	// Topology is the channels bought (an addition to SPEC §2's shape).
+	Topology Topology `json:"topology"`
 }
 
 // FormatTime renders SPEC timestamps: UTC, RFC 3339, whole seconds, "Z".

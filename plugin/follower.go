@@ -125,7 +125,7 @@ func (f *Follower) relay(ctx context.Context, id order.ID, inv cln.Invoice) erro
 		return nil
 	}
 	in := workflows.OrderInput{
-		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours,
+		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, Topology: req.Topology,
 		AmountMsat: inv.AmountMsat, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: f.DevHour,
 	}
 	pay := workflows.Payment{

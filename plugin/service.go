@@ -105,7 +105,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 		return nil, fmt.Errorf("create invoice: %w", err)
 	}
 	in := workflows.OrderInput{
-		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours,
+		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, Topology: req.Topology,
 		AmountMsat: amount, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: s.cfg.DevHour,
 		Reserved: grant.slot,
 	}
@@ -127,6 +127,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,
 		Hours:           req.Hours,
+		Topology:        req.Topology,
 		ExpiresAfter:    order.FormatTime(order.VMExpiration(created, req.Hours, s.cfg.DevHour)),
 		BOLT11InvoiceID: id,
 		BOLT11Invoice:   inv.Bolt11,
@@ -205,5 +206,6 @@ func (s *Service) deployment(ctx context.Context, id order.ID, inv cln.Invoice) 
 		PluginVersion:    order.PluginVersion,
 		VMExpirationDate: order.FormatTime(expiration),
 		Status:           status,
+		Topology:         req.Topology,
 	}, nil
 }

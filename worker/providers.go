@@ -211,9 +211,16 @@ func BootstrapperFromEnv(log *slog.Logger) (*playground.Bootstrapper, error) {
 	images := playground.DefaultImages()
 	images.Bitcoind = env("LNPLAYLIVE_BITCOIND_IMAGE", images.Bitcoind)
 	images.CLN = env("LNPLAYLIVE_CLN_IMAGE", images.CLN)
+	profile, ok := playground.RuneProfiles[env("LNPLAYLIVE_RUNE_PROFILE", playground.DefaultRuneProfile)]
+	if !ok {
+		return nil, fmt.Errorf("LNPLAYLIVE_RUNE_PROFILE=%q: must be playground (the default) or seed", os.Getenv("LNPLAYLIVE_RUNE_PROFILE"))
+	}
 	return playground.New(playground.Config{
 		Signer:      signer,
 		Images:      images,
+		Runes:       profile,
+		ClamsApp:    env("LNPLAYLIVE_CLAMS_APP", playground.DefaultClamsApp),
+		ClamsProxy:  env("LNPLAYLIVE_CLAMS_PROXY", playground.DefaultClamsProxy),
 		ClamsBase:   env("LNPLAYLIVE_CLAMS_BASE", playground.DefaultClamsBase),
 		RemoteDir:   remoteDir(),
 		ReadyMarker: env("LNPLAYLIVE_READY_MARKER", hetzner.ReadyMarker),

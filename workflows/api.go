@@ -71,11 +71,14 @@ type Progress struct {
 // OrderInput is everything the workflow needs to know when it starts. It is
 // rebuilt from the invoice alone when the plugin has to signal-with-start.
 type OrderInput struct {
-	OrderID          order.ID  `json:"order_id"`
-	NodeCount        int       `json:"node_count"`
-	Hours            int       `json:"hours"`
-	AmountMsat       uint64    `json:"amount_msat"`
-	InvoiceExpiresAt time.Time `json:"invoice_expires_at"`
+	OrderID   order.ID `json:"order_id"`
+	NodeCount int      `json:"node_count"`
+	Hours     int      `json:"hours"`
+	// Topology is the channels bought (empty: the default, and every
+	// order from before topologies).
+	Topology         order.Topology `json:"topology,omitempty"`
+	AmountMsat       uint64         `json:"amount_msat"`
+	InvoiceExpiresAt time.Time      `json:"invoice_expires_at"`
 	// DevHour shortens the order's hour in development setups (fault tests,
 	// demos); zero in production. Set by the plugin's
 	// --lnplaylive-dev-hour-seconds.

@@ -164,6 +164,7 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		PluginVersion:    order.PluginVersion,
 		VMExpirationDate: order.FormatTime(expiration),
 		Status:           order.StartingDeployment,
+		Topology:         o.in.Topology.OrDefault(),
 	}
 	o.upsert(ctx, WithStatus(string(order.StartingDeployment)), AttrPaidAt.ValueSet(o.payment.PaidAt), AttrExpiresAt.ValueSet(expiration))
 	logger.Info("order paid", "PayIndex", o.payment.PayIndex, "VMExpiration", expiration)
@@ -182,7 +183,7 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 	// cancellation of the workflow cannot reach.
 	defer o.release(ctx)
 
-	conns, err := o.deploy(ctx, expiration)
+	boot, err := o.deploy(ctx, expiration)
 	if err != nil {
 		if temporal.IsCanceledError(err) || ctx.Err() != nil {
 			o.state.Deployment.Status = order.Expired
@@ -196,7 +197,8 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		return o.result(order.Failed), nil
 	}
 	o.state.Deployment.Status = order.Provisioned
-	o.state.Deployment.ConnectionStrings = conns
+	o.state.Deployment.ConnectionStrings = boot.ConnectionStrings
+	o.state.Deployment.Nodes = boot.Nodes
 	o.state.Deployment.Progress = nil
 	o.upsert(ctx, WithStatus(string(order.Provisioned)))
 	workflow.GetMetricsHandler(ctx).Timer(MetricPaymentToProvisioned).Record(workflow.Now(ctx).Sub(o.payment.PaidAt))
@@ -273,7 +275,7 @@ func (o *orderRun) drainPayments(ctx workflow.Context) {
 }
 
 // deploy acquires a host and bootstraps the playground on it.
-func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string, error) {
+func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) (activities.BootstrapResult, error) {
 	var a *activities.Activities
 	var host infra.Host
 	spec := infra.Spec{OrderID: o.in.OrderID.String(), NodeCount: o.in.NodeCount, ExpiresAt: expiration}
@@ -281,7 +283,7 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string,
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, acquireOptions),
 		a.AcquireHost, activities.AcquireInput{Spec: spec}).Get(ctx, &host)
 	if err != nil {
-		return nil, fmt.Errorf("acquire host: %w", err)
+		return activities.BootstrapResult{}, fmt.Errorf("acquire host: %w", err)
 	}
 	o.setProgress(ctx, "bootstrapping", 0)
 	// Progress signals from the bootstrap update the status while it runs.
@@ -301,11 +303,11 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) ([]string,
 	})
 	var boot activities.BootstrapResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bootstrapOptions),
-		a.Bootstrap, activities.BootstrapInput{OrderID: spec.OrderID, NodeCount: spec.NodeCount, Host: host}).Get(ctx, &boot)
+		a.Bootstrap, activities.BootstrapInput{OrderID: spec.OrderID, NodeCount: spec.NodeCount, Host: host, Topology: o.in.Topology}).Get(ctx, &boot)
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
+		return activities.BootstrapResult{}, fmt.Errorf("bootstrap: %w", err)
 	}
-	return boot.ConnectionStrings, nil
+	return boot, nil
 }
 
 func (o *orderRun) setProgress(ctx workflow.Context, step string, ready int) {
@@ -379,6 +381,7 @@ func (o *orderRun) release(ctx workflow.Context) {
 	if o.state.Deployment.Status != order.Failed {
 		o.state.Deployment.Status = order.Expired
 		o.state.Deployment.ConnectionStrings = nil
+		o.state.Deployment.Nodes = nil
 		o.upsert(ctx, WithStatus(string(order.Expired)))
 	}
 	o.drainPayments(ctx)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/ops"
+	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -165,11 +166,11 @@ func ordersCmd() *cobra.Command {
 		}),
 	}
 	var nodes int
-	var by string
+	var by, topology string
 	create := &cobra.Command{
 		Use: "create", Short: "Place an order without an invoice (workshops, sponsors, support)", Args: cobra.NoArgs,
 		RunE: withOps(func(ctx context.Context, o ops.Ops, _ []string) error {
-			id, err := o.Create(ctx, ops.CreateRequest{NodeCount: nodes, Hours: hours, Reason: reason, By: by})
+			id, err := o.Create(ctx, ops.CreateRequest{NodeCount: nodes, Hours: hours, Topology: order.Topology(topology), Reason: reason, By: by})
 			if err != nil {
 				return err
 			}
@@ -184,6 +185,7 @@ func ordersCmd() *cobra.Command {
 	create.Flags().IntVar(&hours, "hours", 0, "hours the playground lives")
 	create.Flags().StringVar(&reason, "reason", "", "why this order is free (required; kept in its status)")
 	create.Flags().StringVar(&by, "by", os.Getenv("USER"), "who issues it")
+	create.Flags().StringVar(&topology, "topology", "", "channels: mesh (the default), prism or none")
 	_ = create.MarkFlagRequired("nodes")
 	_ = create.MarkFlagRequired("hours")
 	_ = create.MarkFlagRequired("reason")

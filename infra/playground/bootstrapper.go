@@ -17,6 +17,7 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/sshx"
+	"github.com/lnplaylive/lnplaylive/order"
 )
 
 //go:embed bootstrap.sh
@@ -24,9 +25,13 @@ var bootstrapScript []byte
 
 // Config is the Bootstrapper's configuration.
 type Config struct {
-	Signer      ssh.Signer // the operator's SSH key (secret)
-	Images      Images
-	ClamsBase   string // e.g. http://app.clams.tech:80
+	Signer ssh.Signer // the operator's SSH key (secret)
+	Images Images
+	// ClamsApp and ClamsProxy make the Remote 2.x links (clams_url);
+	// ClamsBase the seed's connection_strings.
+	ClamsApp, ClamsProxy, ClamsBase string
+	// Runes is the customers' rune profile (PlaygroundProfile by default).
+	Runes       RuneProfile
 	RemoteDir   string // per-order files go to RemoteDir/<order>
 	ReadyMarker string // written by cloud-init when the runtime is installed
 	// Parallel bounds the SSH sessions used at once for per-node steps.
@@ -34,9 +39,6 @@ type Config struct {
 	// Dial, when set, opens the SSH transport (tests drop it on purpose).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
-
-// DefaultClamsBase is SPEC §6's front end.
-const DefaultClamsBase = "http://app.clams.tech:80"
 
 // Bootstrapper brings a playground up on a host over one SSH connection.
 type Bootstrapper struct{ cfg Config }
@@ -46,49 +48,89 @@ func New(cfg Config) *Bootstrapper {
 	if cfg.Parallel < 1 {
 		cfg.Parallel = 8
 	}
+	if cfg.Runes.Name == "" {
+		cfg.Runes = PlaygroundProfile
+	}
+	for _, d := range []struct {
+		v   *string
+		def string
+	}{{&cfg.ClamsApp, DefaultClamsApp}, {&cfg.ClamsProxy, DefaultClamsProxy}, {&cfg.ClamsBase, DefaultClamsBase}} {
+		if *d.v == "" {
+			*d.v = d.def
+		}
+	}
 	return &Bootstrapper{cfg: cfg}
+}
+
+// Request is one order's playground.
+type Request struct {
+	OrderID   string
+	NodeCount int
+	Topology  order.Topology
+}
+
+// Playground is what the customer receives, in node order: the nodes, and
+// the seed's links to them (SPEC §6's connection_strings).
+type Playground struct {
+	Nodes             []order.Node
+	ConnectionStrings []string
 }
 
 var nodeID = regexp.MustCompile(`^0[23][0-9a-f]{64}$`)
 
+// ScriptError is a failure the bootstrap script named itself (a "FAIL"
+// line): a node that never confirmed its channels, a payment that found no
+// route. Its reason is what the customer is told.
+type ScriptError struct{ Reason string }
+
+func (e *ScriptError) Error() string { return e.Reason }
+
 // Bootstrap implements activities.Bootstrapper. Progress is reported as the
-// script goes; the connection strings come back in node order.
-func (b *Bootstrapper) Bootstrap(ctx context.Context, orderID string, nodeCount int, host infra.Host, progress func(step string, nodesReady int)) ([]string, error) {
+// script goes; the nodes come back in node order.
+func (b *Bootstrapper) Bootstrap(ctx context.Context, req Request, host infra.Host, progress func(step string, nodesReady int)) (Playground, error) {
 	hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(host.HostKey))
 	if err != nil {
-		return nil, &infra.PermanentError{Reason: "the host's pinned SSH key is unreadable", Err: err}
+		return Playground{}, &infra.PermanentError{Reason: "the host's pinned SSH key is unreadable", Err: err}
 	}
-	spec := Spec{OrderID: orderID, NodeCount: nodeCount, PortBase: host.PortBase, Images: b.cfg.Images}
+	spec := Spec{OrderID: req.OrderID, NodeCount: req.NodeCount, PortBase: host.PortBase, P2PPortBase: host.P2PBase(), Images: b.cfg.Images}
 	compose, err := spec.ComposeFile()
 	if err != nil {
-		return nil, &infra.PermanentError{Reason: err.Error()}
+		return Playground{}, &infra.PermanentError{Reason: err.Error()}
+	}
+	plan, err := PlanFor(req.Topology, req.NodeCount)
+	if err != nil {
+		return Playground{}, &infra.PermanentError{Reason: err.Error()}
 	}
 	progress("connecting", 0)
 	target := sshx.Target{Addr: net.JoinHostPort(host.Address, strconv.Itoa(host.SSHPort)), User: host.SSHUser, Signer: b.cfg.Signer, HostKey: hostKey, Dial: b.cfg.Dial}
 	c, err := sshx.DialRetry(ctx, target, func(error) { progress("waiting_for_ssh", 0) })
 	if err != nil {
-		return nil, err
+		return Playground{}, err
 	}
 	defer c.Close()
 
 	if !host.NoCloudInit {
 		progress("waiting_for_cloud_init", 0)
 		if err := b.waitReady(ctx, c); err != nil {
-			return nil, err
+			return Playground{}, err
 		}
 	}
-	dir := path.Join(b.remoteDir(host), orderID)
+	dir := path.Join(b.remoteDir(host), req.OrderID)
 	progress("uploading", 0)
-	if err := c.Upload(path.Join(dir, "compose.yml"), compose, 0o600); err != nil {
-		return nil, err
-	}
-	if err := c.Upload(path.Join(dir, "bootstrap.sh"), bootstrapScript, 0o700); err != nil {
-		return nil, err
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode uint32
+	}{{"compose.yml", compose, 0o600}, {"plan", plan.File(), 0o600}, {"bootstrap.sh", bootstrapScript, 0o700}} {
+		if err := c.Upload(path.Join(dir, f.name), f.data, f.mode); err != nil {
+			return Playground{}, err
+		}
 	}
 
-	ids := make([]string, nodeCount)
+	ids := make([]string, req.NodeCount)
 	var protoErr error
-	_, err = c.Run(ctx, fmt.Sprintf("sh %s %s %d", path.Join(dir, "bootstrap.sh"), spec.Project(), nodeCount), func(line string) {
+	var failed *ScriptError
+	_, err = c.Run(ctx, fmt.Sprintf("sh %s %s %d %s", path.Join(dir, "bootstrap.sh"), spec.Project(), req.NodeCount, path.Join(dir, "plan")), func(line string) {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 3 && f[0] == "PROGRESS":
@@ -97,35 +139,68 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, orderID string, nodeCount 
 			}
 		case len(f) == 3 && f[0] == "NODE":
 			i, err := strconv.Atoi(f[1])
-			if err != nil || i < 1 || i > nodeCount || !nodeID.MatchString(f[2]) {
+			if err != nil || i < 1 || i > req.NodeCount || !nodeID.MatchString(f[2]) {
 				protoErr = fmt.Errorf("bootstrap reported a malformed node line %q", truncate(line))
 				return
 			}
 			ids[i-1] = f[2]
+		case len(f) > 1 && f[0] == "FAIL":
+			failed = &ScriptError{Reason: describeNodes(truncate(strings.TrimPrefix(line, "FAIL ")))}
 		}
 	})
+	if failed != nil {
+		return Playground{}, failed
+	}
 	if err != nil {
-		return nil, fmt.Errorf("bootstrap script: %w", err)
+		return Playground{}, fmt.Errorf("bootstrap script: %w", err)
 	}
 	if protoErr != nil {
-		return nil, protoErr
+		return Playground{}, protoErr
 	}
 	for i, id := range ids {
 		if id == "" {
-			return nil, fmt.Errorf("bootstrap did not report node %d", i+1)
+			return Playground{}, fmt.Errorf("bootstrap did not report node %d", i+1)
 		}
 	}
 
-	progress("creating_runes", nodeCount)
-	runes, err := b.createRunes(ctx, c, spec, dir)
+	progress("creating_runes", req.NodeCount)
+	runes, err := b.runes(ctx, c, spec, dir)
 	if err != nil {
-		return nil, err
+		return Playground{}, err
 	}
-	conns := make([]string, nodeCount)
-	for i := range conns {
-		conns[i] = ConnectionString(b.cfg.ClamsBase, ids[i], host.CustomerAddress(), spec.Port(i+1), runes[i])
+	pg := Playground{Nodes: make([]order.Node, req.NodeCount), ConnectionStrings: make([]string, req.NodeCount)}
+	addr := host.CustomerAddress()
+	for i := range pg.Nodes {
+		n := i + 1
+		pg.Nodes[i] = order.Node{Index: n, Alias: Alias(n), ID: ids[i], Host: addr,
+			WSPort: spec.Port(n), P2PPort: spec.P2PPort(n), Rune: runes[i],
+			ClamsURL: ClamsURL(b.cfg.ClamsApp, b.cfg.ClamsProxy, ids[i], addr, spec.P2PPort(n), runes[i], Alias(n))}
+		pg.ConnectionStrings[i] = ConnectionString(b.cfg.ClamsBase, ids[i], addr, spec.Port(n), runes[i])
 	}
-	return conns, nil
+	return pg, nil
+}
+
+// describeNodes names nodes by alias in a script's reason: "node 3" reads
+// "node 3 (Carol)", which is what the attendees call it.
+func describeNodes(reason string) string {
+	return nodeRef.ReplaceAllStringFunc(reason, func(m string) string {
+		i, _ := strconv.Atoi(strings.TrimPrefix(m, "node "))
+		return fmt.Sprintf("%s (%s)", m, Alias(i))
+	})
+}
+
+var nodeRef = regexp.MustCompile(`node \d+`)
+
+// File is the plan as the bootstrap script reads it.
+func (p Plan) File() []byte {
+	var b strings.Builder
+	for _, c := range p.Channels {
+		fmt.Fprintf(&b, "channel %d %d %d %d\n", c.From, c.To, c.Sat, c.PushMsat)
+	}
+	if p.ProofFrom != 0 {
+		fmt.Fprintf(&b, "proof %d %d %d\n", p.ProofFrom, p.ProofTo, ProofSat)
+	}
+	return []byte(b.String())
 }
 
 // remoteDir is where the host keeps per-order files.
@@ -152,13 +227,19 @@ func (b *Bootstrapper) waitReady(ctx context.Context, c *sshx.Client) error {
 	}
 }
 
-// createRunes makes each node's restricted rune, several nodes at a time,
-// in one SSH session (a session costs a round trip and a login shell), and
-// checks every rune before it is handed out.
-func (b *Bootstrapper) createRunes(ctx context.Context, c *sshx.Client, spec Spec, dir string) ([]string, error) {
-	restrictions, _ := json.Marshal(Restrictions)
-	one := fmt.Sprintf(`docker compose -p %s -f %s exec -T cln-$0 lightning-cli --network=regtest createrune restrictions='%s' | jq -ce --arg i "$0" '{i: ($i|tonumber), rune, unique_id}'`,
-		spec.Project(), path.Join(dir, "compose.yml"), restrictions)
+// runes gives every node its customer's rune, several nodes at a time, in
+// one SSH session (a session costs a round trip and a login shell). A rune
+// the node already made with the profile's restrictions (showrunes) is
+// reused, so a retried bootstrap mints no second rune. Each rune is decoded
+// and its restrictions checked before it is handed out.
+func (b *Bootstrapper) runes(ctx context.Context, c *sshx.Client, spec Spec, dir string) ([]string, error) {
+	restrictions, _ := json.Marshal(b.cfg.Runes.Restrictions)
+	lnc := fmt.Sprintf(`docker compose -p %s -f %s exec -T cln-$0 lightning-cli --network=regtest`, spec.Project(), path.Join(dir, "compose.yml"))
+	// showrunes lists restrictions as {fieldname, condition, value}; the
+	// unique id's own restriction (an empty field name) is not ours.
+	find := fmt.Sprintf(`%s showrunes | jq -ce --argjson want '%s' 'first(.runes[] | select((.blacklisted | not) and ([.restrictions[] | [.alternatives[] | select(.fieldname != "") | .fieldname + .condition + .value] | select(length > 0)] == $want)) | {rune, unique_id})'`, lnc, restrictions)
+	create := fmt.Sprintf(`%s -k createrune restrictions='%s' | jq -ce '{rune, unique_id}'`, lnc, restrictions)
+	one := fmt.Sprintf(`{ %s || %s; } | jq -ce --arg i "$0" '{i: ($i|tonumber), rune, unique_id}'`, find, create)
 	cmd := fmt.Sprintf(`seq 1 %d | xargs -P %d -I{} sh -c %s {}`, spec.NodeCount, b.cfg.Parallel, shellQuote(one))
 	runes := make([]string, spec.NodeCount)
 	var bad error
@@ -173,21 +254,21 @@ func (b *Bootstrapper) createRunes(ctx context.Context, c *sshx.Client, spec Spe
 			bad = errors.New("createrune: unexpected output")
 			return
 		}
-		if err := CheckRune(res.Rune, res.UniqueID); err != nil {
+		if err := b.cfg.Runes.Check(res.Rune, res.UniqueID); err != nil {
 			bad = fmt.Errorf("node %d: %w", res.I, err)
 			return
 		}
 		runes[res.I-1] = res.Rune
 	})
 	if err != nil {
-		return nil, fmt.Errorf("createrune: %w", err)
+		return nil, fmt.Errorf("runes: %w", err)
 	}
 	if bad != nil {
 		return nil, bad
 	}
 	for i, r := range runes {
 		if r == "" {
-			return nil, fmt.Errorf("createrune: no rune for node %d", i+1)
+			return nil, fmt.Errorf("runes: no rune for node %d", i+1)
 		}
 	}
 	return runes, nil

@@ -1,7 +1,14 @@
 // Package playground defines what runs on an order's machine and how it is
 // brought up: a Compose project with one regtest bitcoind (a block every 5
-// seconds) and N Core Lightning nodes, the script that funds and connects
-// them, and the Bootstrapper that does it all over SSH.
+// seconds) and N Core Lightning nodes, the channels between them, the
+// script that funds, connects and opens them and proves a payment routes,
+// the customers' runes and Clams links, and the Bootstrapper that does it
+// all over SSH.
+//
+// The nodes run with --developer for two of CLN's developer options, both
+// made for regtest: --dev-fast-gossip (gossip every second instead of
+// every minute, so a new channel is routable in seconds) and
+// --dev-bitcoind-poll=1 (blocks seen within a second, not 30).
 package playground
 
 import (
@@ -26,9 +33,11 @@ func DefaultImages() Images {
 type Spec struct {
 	OrderID   string
 	NodeCount int
-	// PortBase: node i serves its websocket on PortBase+i of the host.
-	PortBase int
-	Images   Images
+	// PortBase: node i serves its websocket on PortBase+i of the host,
+	// and its Lightning p2p port on P2PPortBase+i.
+	PortBase    int
+	P2PPortBase int
+	Images      Images
 }
 
 // Project is the Compose project name: one per order, so projects of
@@ -58,8 +67,8 @@ services:
   cln-{{.}}:
     image: {{$.Images.CLN}}
     depends_on: [bitcoind]
-    command: ["--network=regtest", "--bitcoin-rpcconnect=bitcoind", "--bitcoin-rpcuser=lnplaylive", "--bitcoin-rpcpassword=lnplaylive", "--alias=lnplaylive-{{.}}", "--bind-addr=0.0.0.0:9735", "--bind-addr=ws:0.0.0.0:{{$.Port .}}", "--log-level=info"]
-    ports: ["{{$.Port .}}:{{$.Port .}}"]
+    command: ["--network=regtest", "--bitcoin-rpcconnect=bitcoind", "--bitcoin-rpcuser=lnplaylive", "--bitcoin-rpcpassword=lnplaylive", "--alias={{$.Alias .}}", "--bind-addr=0.0.0.0:9735", "--bind-addr=ws:0.0.0.0:{{$.Port .}}", "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll=1", "--log-level=info"]
+    ports: ["{{$.Port .}}:{{$.Port .}}", "{{$.P2PPort .}}:9735"]
     volumes: ["cln-{{.}}:/root/.lightning"]
     restart: unless-stopped
 {{- end}}
@@ -82,9 +91,17 @@ func (s Spec) Nodes() []int {
 // Port is node i's websocket port on the host.
 func (s Spec) Port(i int) int { return s.PortBase + i }
 
+// P2PPort is node i's Lightning p2p port on the host.
+func (s Spec) P2PPort(i int) int { return s.P2PPortBase + i }
+
+// Alias is node i's friendly name.
+func (s Spec) Alias(i int) string { return Alias(i) }
+
 // ComposeFile renders the project's compose.yml.
 func (s Spec) ComposeFile() ([]byte, error) {
-	if !projectName.MatchString(s.Project()) || s.NodeCount < 1 || s.PortBase < 1 || s.PortBase+s.NodeCount > 65535 {
+	if !projectName.MatchString(s.Project()) || s.NodeCount < 1 || s.NodeCount > len(aliases) ||
+		s.PortBase < 1 || s.PortBase+s.NodeCount > 65535 || s.P2PPortBase < 1 || s.P2PPortBase+s.NodeCount > 65535 ||
+		(s.PortBase < s.P2PPortBase+s.NodeCount && s.P2PPortBase < s.PortBase+s.NodeCount) {
 		return nil, fmt.Errorf("playground: invalid spec %+v", s)
 	}
 	var b bytes.Buffer
