@@ -10,9 +10,21 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
+func TestComposeFileRefusesOverlappingPortRanges(t *testing.T) {
+	for _, s := range []Spec{
+		{OrderID: "o", NodeCount: 8, PortBase: 6000, P2PPortBase: 6004},
+		{OrderID: "o", NodeCount: 8, PortBase: 6000, P2PPortBase: 0},
+		{OrderID: "o", NodeCount: 65, PortBase: 6000, P2PPortBase: 9735},
+	} {
+		if _, err := s.ComposeFile(); err == nil {
+			t.Errorf("%+v rendered", s)
+		}
+	}
+}
+
 func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 	for _, n := range []int{8, 64} {
-		spec := Spec{OrderID: "8d33e17d-0385-46c0-82f2-16c989f7b112", NodeCount: n, PortBase: 6000, Images: DefaultImages()}
+		spec := Spec{OrderID: "8d33e17d-0385-46c0-82f2-16c989f7b112", NodeCount: n, PortBase: 6000, P2PPortBase: 9735, Images: DefaultImages()}
 		b, err := spec.ComposeFile()
 		if err != nil {
 			t.Fatal(err)
@@ -41,8 +53,15 @@ func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 			if !ok {
 				t.Fatalf("no cln-%d", i)
 			}
-			if len(svc.Ports) != 1 || svc.Ports[0].Published != fmt.Sprint(6000+i) || svc.Ports[0].Target != uint32(6000+i) {
+			if len(svc.Ports) != 2 || svc.Ports[0].Published != fmt.Sprint(6000+i) || svc.Ports[0].Target != uint32(6000+i) ||
+				svc.Ports[1].Published != fmt.Sprint(9735+i) || svc.Ports[1].Target != 9735 {
 				t.Errorf("cln-%d ports %+v", i, svc.Ports)
+			}
+			cmd := strings.Join(svc.Command, " ")
+			for _, want := range []string{"--alias=" + Alias(i), "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll=1", "--bind-addr=0.0.0.0:9735"} {
+				if !strings.Contains(cmd, want) {
+					t.Errorf("cln-%d lacks %s: %s", i, want, cmd)
+				}
 			}
 			if !strings.Contains(strings.Join(svc.Command, " "), fmt.Sprintf("--bind-addr=ws:0.0.0.0:%d", 6000+i)) {
 				t.Errorf("cln-%d does not serve its websocket on %d: %v", i, 6000+i, svc.Command)
@@ -54,6 +73,13 @@ func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 				t.Errorf("volume cln-%d not declared", i)
 			}
 		}
+		aliases := map[string]bool{}
+		for i := 1; i <= n; i++ {
+			aliases[Alias(i)] = true
+		}
+		if len(aliases) != n {
+			t.Errorf("%d distinct aliases for %d nodes", len(aliases), n)
+		}
 		if len(p.Services["bitcoind"].Ports) != 0 {
 			t.Error("bitcoind's RPC must not be published")
 		}
@@ -63,22 +89,3 @@ func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 	}
 }
 
-func TestRuneCheckAcceptsOnlyTheSpecRestrictions(t *testing.T) {
-	auth := strings.Repeat("\x01", 32)
-	good := "=7&" + restrictionString(Restrictions)
-	enc := func(s string) string { return encodeRune(auth + s) }
-	if err := CheckRune(enc(good), "7"); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []string{"=7", "=8&" + restrictionString(Restrictions), good + "&method=x", strings.Replace(good, "rate=60", "rate=600", 1)} {
-		if err := CheckRune(enc(bad), "7"); err == nil {
-			t.Errorf("accepted %q", bad)
-		}
-	}
-	// The rune of the original system's README (an admin-ish rune with other
-	// restrictions) is refused.
-	seed := "gJIrc38yC277E_bwolwBcXhI6YEX7LVv0YjxIkkswME9NSZtZXRob2QvbGlzdGRhdGFzdG9yZSZtZXRob2RebGlzdHxtZXRob2ReZ2V0fG1ldGhvZD13YWl0YW55aW52b2ljZXxtZXRob2Q9d2FpdGludm9pY2V8bWV0aG9kPWxpc3RwYXlzfG1ldGhvZD13YWl0YW55aW52b2ljZXxtZXRob2Q9d2FpdGludm9pY2V8bWV0aG9kPWludm9pY2V8bWV0aG9kXm9mZmVyfG1ldGhvZD1wYXl8bWV0aG9kPWZldGNoaW52b2ljZXxtZXRob2Q9Y3JlYXRlaW52b2ljZXxtZXRob2R-YmtwciZyYXRlPTYw"
-	if err := CheckRune(seed, "5"); err == nil {
-		t.Fatal("the seed's rune (duplicated alternatives) passed")
-	}
-}
