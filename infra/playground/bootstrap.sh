@@ -102,7 +102,7 @@ open_from() {
 		printf '%s\n' "$have" | grep -qxF "$peer" && continue
 		dests="$dests${dests:+,}{\"id\":\"$peer@cln-$to:9735\",\"amount\":$sat,\"push_msat\":$push}"
 	done < "$PLAN"
-	[ -z "$dests" ] || lnc "$1" -k multifundchannel destinations="[$dests]" >/dev/null
+	[ -z "$dests" ] || lnc "$1" -k multifundchannel destinations="[$dests]"
 }
 progress opening_channels 0
 pids=""

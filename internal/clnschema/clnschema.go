@@ -148,6 +148,20 @@ func clnType(name string, request bool) (map[string]any, bool) {
 		return uint(1<<8 - 1), true
 	case "msat":
 		return msat, true
+	case "sat":
+		// A whole number of satoshis, or an amount string.
+		return msat, true
+	case "sat_or_all":
+		return map[string]any{"anyOf": []any{msat, map[string]any{"const": "all"}}}, true
+	case "feerate":
+		return map[string]any{"anyOf": []any{map[string]any{"type": "integer", "minimum": 0},
+			map[string]any{"type": "string", "pattern": "^([0-9]+(perkw|perkb)?|slow|normal|urgent|minimum)$"}}}, true
+	case "bip340sig", "signature":
+		return map[string]any{"type": "string", "pattern": "^([0-9a-fA-F]{2})+$"}, true
+	case "rune", "currency", "mutual":
+		return map[string]any{"type": "string"}, true
+	case "short_channel_id_dir":
+		return map[string]any{"type": "string", "pattern": "^[0-9]+x[0-9]+x[0-9]+/[01]$"}, true
 	case "msat_or_any":
 		return map[string]any{"anyOf": []any{msat, map[string]any{"const": "any"}}}, true
 	case "outpoint":

@@ -1,23 +1,29 @@
 // Command dockerdouble stands in for `docker` on the test sshd's PATH: no
-// container engine runs where the tests run. It records every invocation,
-// keeps a small model of the playground (block height, wallet, what each
-// address received, nodes' runes) in $DOCKER_DOUBLE_STATE, and answers the
-// Core Lightning calls with JSON that it first validates against CLN's own
-// schemas (../shared/cln/schemas), so the bootstrap is tested against the
-// real shapes. It is the only stand-in on the SSH path; sshd, SFTP and the
-// shell that runs the bootstrap script are real.
+// container engine runs where the tests run. It records every invocation
+// and keeps a model of each Compose project in $DOCKER_DOUBLE_STATE:
+//   - bitcoind (bitcoind.go): a regtest chain and a wallet with Bitcoin
+//     Core's semantics and errors: coinbase maturity, insufficient funds,
+//     -4 "Address not found in wallet" for addresses it does not own;
+//   - Core Lightning nodes (lightning.go): addresses, funds seen only once
+//     confirmed, peers, channels that lock in after 3 confirmations and are
+//     gossiped after 6, pay along channels with the liquidity to carry the
+//     payment, invoices, and runes checked with CLN's condition language
+//     (internal/runetest).
 //
-// Faults, one per line in $DOCKER_DOUBLE_STATE/faults, each consumed by the
-// first matching call: "kill-after <method>" lets the call succeed, then
-// kills the SSH session that ran it (the connection drops mid-bootstrap);
-// "sleep-before <method> <seconds>" holds the call (a slow node).
+// Every lightning-cli request is validated against CLN's own request
+// schema and every answer against its response schema
+// (../shared/cln/schemas) before it is printed. It is the only stand-in on
+// the SSH path; sshd, SFTP and the shell that runs the bootstrap are real.
+//
+// Faults, one per line in $DOCKER_DOUBLE_STATE/faults: "kill-after
+// <method>" lets the call succeed, then kills the SSH session that ran it
+// (the connection drops mid-bootstrap); "sleep-before <method> <seconds>"
+// holds the call (a slow node); both are consumed by the first matching
+// call. "never-confirm cln-<i>" stays: that node's funding transactions
+// are never mined.
 package main
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -27,19 +33,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/lnplaylive/lnplaylive/internal/clnschema"
 )
 
 type state struct {
-	Projects map[string]bool            `json:"projects"`
-	Height   int                        `json:"height"`
-	Wallet   bool                       `json:"wallet"`
-	Received map[string]float64         `json:"received"`
-	Funded   map[string]int             `json:"funded"` // sendmany outputs per address
-	Runes    map[string]int             `json:"runes"`  // runes made per node
-	Addrs    map[string]int             `json:"addrs"`
-	Extra    map[string]json.RawMessage `json:"extra,omitempty"`
+	Projects map[string]bool `json:"projects"`
+	// Funded counts the wallet's payments to each address, across projects:
+	// what tests look at to prove nobody was funded twice.
+	Funded map[string]int `json:"funded"`
+	// Nets are the projects' chains and nodes, by project name.
+	Nets map[string]*net `json:"nets"`
+	// faults is the armed "never-confirm" lines (not saved).
+	faults []string
 }
 
 func main() {
@@ -90,11 +94,14 @@ func record(dir string, args []string) {
 }
 
 func load(dir string) *state {
-	st := &state{Projects: map[string]bool{}, Received: map[string]float64{}, Funded: map[string]int{}, Runes: map[string]int{}, Addrs: map[string]int{}}
+	st := &state{Projects: map[string]bool{}, Funded: map[string]int{}, Nets: map[string]*net{}}
 	if b, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
 		if err := json.Unmarshal(b, st); err != nil {
 			fail("state: " + err.Error())
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "faults")); err == nil {
+		st.faults = strings.Split(string(b), "\n")
 	}
 	return st
 }
@@ -148,6 +155,8 @@ func run(st *state, args []string) (string, string, int) {
 	switch rest[0] {
 	case "up":
 		st.Projects[project] = true
+		compose, _ := os.ReadFile(file)
+		st.net(project).up(string(compose))
 		return "", "up", 0
 	case "exec":
 		if !st.Projects[project] {
@@ -162,11 +171,17 @@ func run(st *state, args []string) (string, string, int) {
 			return "", "", usage(args)
 		}
 		service, cmd := rest[0], rest[1:]
+		n := st.net(project)
 		switch {
 		case service == "bitcoind" && cmd[0] == "bitcoin-cli":
-			return bitcoinCLI(st, positional(cmd[1:]))
+			return n.bitcoinCLI(st, cmd[1:])
 		case strings.HasPrefix(service, "cln-") && cmd[0] == "lightning-cli":
-			return lightningCLI(st, project, service, positional(cmd[1:]))
+			node := n.Nodes[service]
+			if node == nil {
+				fmt.Fprintf(os.Stderr, "service %q is not running\n", service)
+				return "", "", 1
+			}
+			return n.lightningCLI(st, node, cmd[1:])
 		}
 	}
 	return "", "", usage(args)
@@ -212,13 +227,7 @@ func composeDown(st *state, project string, args []string) (string, string, int)
 	}
 	delete(st.Projects, project)
 	if volumes {
-		for _, m := range []map[string]int{st.Runes, st.Addrs} {
-			for k := range m {
-				if strings.HasPrefix(k, project+"/") {
-					delete(m, k)
-				}
-			}
-		}
+		delete(st.Nets, project)
 	}
 	return "", "down", 0
 }
@@ -226,144 +235,6 @@ func composeDown(st *state, project string, args []string) (string, string, int)
 func usage(args []string) int {
 	fmt.Fprintf(os.Stderr, "dockerdouble: unsupported invocation %q\n", args)
 	return 2
-}
-
-func positional(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func randomAddress() string {
-	b := make([]byte, 20)
-	rand.Read(b)
-	return "bcrt1q" + hex.EncodeToString(b)
-}
-
-func bitcoinCLI(st *state, args []string) (string, string, int) {
-	if len(args) == 0 {
-		return "", "", 2
-	}
-	m := args[0]
-	switch m {
-	case "getblockchaininfo":
-		return fmt.Sprintf(`{"chain":"regtest","blocks":%d}`+"\n", st.Height), m, 0
-	case "getwalletinfo", "loadwallet":
-		if !st.Wallet {
-			fmt.Fprintln(os.Stderr, "error code: -18\nRequested wallet does not exist or is not loaded")
-			return "", m, 18
-		}
-		return `{"walletname":"lnplaylive"}` + "\n", m, 0
-	case "createwallet":
-		st.Wallet = true
-		return `{"name":"lnplaylive"}` + "\n", m, 0
-	case "getblockcount":
-		return strconv.Itoa(st.Height) + "\n", m, 0
-	case "getnewaddress":
-		return randomAddress() + "\n", m, 0
-	case "generatetoaddress":
-		n, _ := strconv.Atoi(args[1])
-		st.Height += n
-		return "[]\n", m, 0
-	case "getreceivedbyaddress":
-		return fmt.Sprintf("%.8f\n", st.Received[args[1]]), m, 0
-	case "sendmany":
-		var outs map[string]float64
-		if len(args) < 3 || json.Unmarshal([]byte(args[2]), &outs) != nil {
-			fmt.Fprintln(os.Stderr, "sendmany: bad amounts")
-			return "", m, 1
-		}
-		if st.Height < 101 {
-			fmt.Fprintln(os.Stderr, "Insufficient funds")
-			return "", m, 6
-		}
-		for a, v := range outs {
-			st.Received[a] += v
-			st.Funded[a]++
-		}
-		b := make([]byte, 32)
-		rand.Read(b)
-		return hex.EncodeToString(b) + "\n", m, 0
-	}
-	fmt.Fprintf(os.Stderr, "bitcoin-cli: unsupported %q\n", args)
-	return "", m, 2
-}
-
-func nodeID(project, service string) string {
-	sum := sha256.Sum256([]byte(project + "/" + service))
-	return "02" + hex.EncodeToString(sum[:])
-}
-
-var schemas *clnschema.Set
-
-// validated prints v only after it passes CLN's schema for method.
-func validated(method string, v any) (string, string, int) {
-	b, _ := json.MarshalIndent(v, "", "   ")
-	if schemas != nil {
-		if err := schemas.ValidateResponse(method, b); err != nil {
-			fmt.Fprintln(os.Stderr, "dockerdouble: own output violates CLN schema:", err)
-			return "", method, 3
-		}
-	}
-	return string(b) + "\n", method, 0
-}
-
-func lightningCLI(st *state, project, service string, args []string) (string, string, int) {
-	if dir, err := clnschema.Dir(); err == nil {
-		schemas = clnschema.Load(dir)
-	}
-	if len(args) == 0 {
-		return "", "", 2
-	}
-	m := args[0]
-	key := project + "/" + service
-	switch m {
-	case "getinfo":
-		return validated("getinfo", map[string]any{
-			"id": nodeID(project, service), "alias": "lnplaylive-" + strings.TrimPrefix(service, "cln-"), "color": "02bf81",
-			"num_peers": 1, "num_pending_channels": 0, "num_active_channels": 0, "num_inactive_channels": 0,
-			"version": "v25.12.1", "blockheight": st.Height, "network": "regtest", "fees_collected_msat": 0,
-			"lightning-dir": "/root/.lightning/regtest", "address": []any{},
-			"our_features": map[string]string{"init": "08a0000a8a5961", "node": "88a0000a8a5961", "channel": "", "invoice": "02000002024100"},
-		})
-	case "newaddr":
-		st.Addrs[key]++
-		return fmt.Sprintf(`{"bech32": %q}`+"\n", randomAddress()), m, 0
-	case "connect":
-		if len(args) < 2 || !strings.Contains(args[1], "@") {
-			fmt.Fprintln(os.Stderr, "connect: need id@host:port")
-			return "", m, 1
-		}
-		id, _, _ := strings.Cut(args[1], "@")
-		return fmt.Sprintf(`{"id": %q, "features": "", "direction": "out", "address": {"type": "ipv4", "address": "10.0.0.2", "port": 9735}}`+"\n", id), m, 0
-	case "createrune":
-		var restrictions [][]string
-		raw := ""
-		for _, a := range args[1:] {
-			if v, ok := strings.CutPrefix(a, "restrictions="); ok {
-				raw = v
-			}
-		}
-		if err := json.Unmarshal([]byte(raw), &restrictions); err != nil {
-			fmt.Fprintln(os.Stderr, "createrune: restrictions must be a JSON array of arrays")
-			return "", m, 1
-		}
-		parts := make([]string, len(restrictions))
-		for i, alts := range restrictions {
-			parts[i] = strings.Join(alts, "|")
-		}
-		uid := st.Runes[key]
-		st.Runes[key]++
-		auth := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%d", key, uid, time.Now().UnixNano())))
-		rune := base64.URLEncoding.EncodeToString(append(auth[:], []byte("="+strconv.Itoa(uid)+"&"+strings.Join(parts, "&"))...))
-		return validated("createrune", map[string]any{"rune": rune, "unique_id": strconv.Itoa(uid)})
-	}
-	fmt.Fprintf(os.Stderr, "lightning-cli: unsupported %q\n", args)
-	return "", m, 2
 }
 
 func consumeFault(dir, method string) bool {

@@ -60,13 +60,28 @@ func StartAt(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey,
 	return m
 }
 
-// State is the double's model of the playground.
+// State is the double's model of the machine's playgrounds.
 type State struct {
-	Projects map[string]bool    `json:"projects"`
-	Height   int                `json:"height"`
-	Received map[string]float64 `json:"received"`
-	Funded   map[string]int     `json:"funded"`
-	Runes    map[string]int     `json:"runes"`
+	Projects map[string]bool `json:"projects"`
+	// Funded counts the wallet's payments to each address.
+	Funded map[string]int `json:"funded"`
+	Nets   map[string]Net `json:"nets"`
+}
+
+// Net is one project's chain and channels, as far as tests look at them.
+type Net struct {
+	Height   int               `json:"height"`
+	Channels []Channel         `json:"channels"`
+	Mined    map[string][2]int `json:"mined"`
+}
+
+// Channel is one channel of a project.
+type Channel struct {
+	Opener      string `json:"opener"`
+	Peer        string `json:"peer"`
+	Sat         int64  `json:"sat"`
+	OpenerMsat  int64  `json:"opener_msat"`
+	FundingTxid string `json:"funding_txid"`
 }
 
 // State reads the double's state.
@@ -101,7 +116,8 @@ func (m *Machine) Calls(t testing.TB) [][]string {
 	return calls
 }
 
-// Fault arms a fault line of the double ("kill-after sendmany").
+// Fault arms a fault line of the double ("kill-after sendmany",
+// "never-confirm cln-3").
 func (m *Machine) Fault(t testing.TB, line string) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(m.StateDir, "faults"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
