@@ -15,12 +15,21 @@ temporal: $(BIN)/temporal
 $(BIN)/temporal:
 	GOBIN=$(BIN) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
-# What the tests need from Debian: OpenSSH's sshd for the SSH/SFTP tests,
-# and jq, which the bootstrap script uses on the VM (cloud-init installs it there).
+# What the tests need from Debian: OpenSSH's sshd for the SSH/SFTP tests;
+# jq, which the bootstrap script uses on the VM (cloud-init installs it
+# there); cloud-init, whose own schema check judges the VM's user data; and
+# the runtime libraries of the real Core Lightning build (../shared/cln),
+# unpacked into .data/.
+DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g
+CLN_TARBALL := $(or $(LNPLAYLIVE_SHARED),$(CURDIR)/../shared)/cln/bin/cln-v25.12.1-debian12-amd64.tar.xz
 deps:
-	@if [ ! -x /usr/sbin/sshd ] || ! command -v jq >/dev/null; then \
-		echo "installing openssh-server jq"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server jq >/dev/null; \
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@if [ ! -x .data/cln-v25.12.1/lightningd/lightningd ] && [ -f $(CLN_TARBALL) ]; then \
+		mkdir -p .data && tar xJf $(CLN_TARBALL) -C .data/; \
 	fi
 
 vet:

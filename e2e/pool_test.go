@@ -62,7 +62,7 @@ func newPool(t *testing.T, n, slots int) pool {
 		fmt.Fprintf(&file, "  - name: host%d\n    address: %s\n    ssh_port: %d\n    user: %s\n    host_key: %q\n    dir: %s\n    slots:\n",
 			i+1, m.SSHD.Listen, m.SSHD.Port, u.Username, known, m.RemoteDir)
 		for k := range slots {
-			fmt.Fprintf(&file, "      - {name: s%d, port_base: %d, max_nodes: 8}\n", k+1, 10000+100*k)
+			fmt.Fprintf(&file, "      - {name: s%d, port_base: %d, p2p_port_base: %d, max_nodes: 8}\n", k+1, 10000+100*k, 20000+100*k)
 		}
 	}
 	poolFile := filepath.Join(dir, "pool.yaml")

@@ -101,7 +101,7 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 	})
 	t.Logf("payment → provisioned in %s", time.Since(started).Round(time.Millisecond))
 	dep := st.deployment(t)
-	if dep.Status != "provisioned" || len(dep.ConnectionStrings) != 8 {
+	if dep.Status != "provisioned" || len(dep.ConnectionStrings) != 8 || len(dep.Nodes) != 8 {
 		t.Fatalf("deployment %s (%s), sshd: %s", dep.Status, dep.Error, m.SSHD.Log())
 	}
 	for i, c := range dep.ConnectionStrings {
@@ -111,10 +111,13 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 		}
 		ok := false
 		for uid := 0; uid < 5 && !ok; uid++ {
-			ok = playground.CheckRune(match[3], fmt.Sprint(uid)) == nil
+			ok = playground.PlaygroundProfile.Check(match[3], fmt.Sprint(uid)) == nil
 		}
 		if !ok {
-			t.Fatalf("node %d's rune does not carry the SPEC restrictions", i+1)
+			t.Fatalf("node %d's rune does not carry the playground profile", i+1)
+		}
+		if n := dep.Nodes[i]; n.Rune != match[3] || n.ID != match[1] || n.Index != i+1 || n.P2PPort != 9736+i || !strings.Contains(n.ClamsURL, "/wallets/add?") {
+			t.Fatalf("node %d's details disagree with its connection string: %+v", i+1, n.Index)
 		}
 		if strings.Contains(s.worker.out.String(), match[3]) {
 			t.Fatal("the worker logged a rune")
@@ -134,7 +137,7 @@ func TestOrderIsProvisionedWithRestrictedRunes(t *testing.T) {
 		text := ev.String()
 		for _, c := range dep.ConnectionStrings {
 			rune := c[strings.Index(c, "rune=")+5:]
-			if strings.Contains(text, rune) || strings.Contains(text, "connect?address") {
+			if strings.Contains(text, rune) || strings.Contains(text, "connect?address") || strings.Contains(text, "wallets/add") {
 				t.Fatalf("event %d (%s) holds a connection string in clear", ev.GetEventId(), ev.GetEventType())
 			}
 		}

@@ -29,7 +29,7 @@ type CreateRequest struct {
 	Hours     int
 	Topology  order.Topology // empty: the default
 	Reason    string         // required: why the order costs nothing
-	By        string // who issued it
+	By        string         // who issued it
 }
 
 // Create places an order without an invoice: the same OrderWorkflow, the

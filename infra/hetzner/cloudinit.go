@@ -23,7 +23,9 @@ func userData(key hostkey.Key, orderID string) (string, error) {
 	var b strings.Builder
 	b.WriteString("#cloud-config\n")
 	b.WriteString("ssh_deletekeys: true\n")
-	b.WriteString("ssh_genkeytypes: []\n")
+	// cloud-init 22.4 (Debian 12, Hetzner's debian-12) rejects an empty list
+	// ("[] is too short"); listing the type we provide generates nothing.
+	b.WriteString("ssh_genkeytypes: [ed25519]\n")
 	b.WriteString("ssh_keys:\n  ed25519_private: |\n")
 	for _, line := range strings.Split(strings.TrimRight(pemKey, "\n"), "\n") {
 		b.WriteString("    " + line + "\n")

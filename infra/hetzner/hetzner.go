@@ -139,7 +139,7 @@ func (p *Provider) Acquire(ctx context.Context, spec infra.Spec, heartbeat func(
 		SSHPort:  p.cfg.SSHPort,
 		SSHUser:  p.cfg.SSHUser,
 		HostKey:  p.keys.For(spec.OrderID).AuthorizedKey(),
-		PortBase: PortBase,
+		PortBase: PortBase, P2PPortBase: infra.DefaultP2PPortBase,
 	}, nil
 }
 
@@ -237,6 +237,8 @@ func (p *Provider) firewall(ctx context.Context, spec infra.Spec) (*hcloud.Firew
 	any6 := net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
 	ssh := strconv.Itoa(p.cfg.SSHPort)
 	nodes := fmt.Sprintf("%d-%d", PortBase+1, PortBase+spec.NodeCount)
+	// The Lightning p2p ports: Clams's websocket proxy reaches nodes there.
+	p2p := fmt.Sprintf("%d-%d", infra.DefaultP2PPortBase+1, infra.DefaultP2PPortBase+spec.NodeCount)
 	rule := func(port string) hcloud.FirewallRule {
 		return hcloud.FirewallRule{Direction: hcloud.FirewallRuleDirectionIn, Protocol: hcloud.FirewallRuleProtocolTCP,
 			Port: &port, SourceIPs: []net.IPNet{any4, any6}}
@@ -244,7 +246,7 @@ func (p *Provider) firewall(ctx context.Context, spec infra.Spec) (*hcloud.Firew
 	res, _, err := p.c.Firewall.Create(ctx, hcloud.FirewallCreateOpts{
 		Name:   serverName(spec.OrderID),
 		Labels: map[string]string{LabelOrder: spec.OrderID, LabelManagedBy: ManagedBy},
-		Rules:  []hcloud.FirewallRule{rule(ssh), rule(nodes)},
+		Rules:  []hcloud.FirewallRule{rule(ssh), rule(nodes), rule(p2p)},
 	})
 	if hcloud.IsError(err, hcloud.ErrorCodeUniquenessError) {
 		return p.firewall(ctx, spec)

@@ -71,7 +71,7 @@ func TestAcquireCreatesOneLabelledServerAndIsIdempotent(t *testing.T) {
 	if !strings.Contains(s.UserData, "ed25519_public: "+host.HostKey) || !strings.Contains(s.UserData, "BEGIN OPENSSH PRIVATE KEY") {
 		t.Fatal("cloud-init does not install the pinned host key")
 	}
-	if got := api.FirewallRules("lnplaylive-o1"); len(got) != 2 || got[0] != "22" || got[1] != "6001-6008" {
+	if got := api.FirewallRules("lnplaylive-o1"); len(got) != 3 || got[0] != "22" || got[1] != "6001-6008" || got[2] != "9736-9743" {
 		t.Fatalf("firewall ports %v", got)
 	}
 	if beats == 0 {

@@ -30,7 +30,7 @@ import (
 //	    host_key: "ssh-ed25519 AAAA…"  # or a known_hosts line; pinned
 //	    dir: /var/lib/lnplaylive/orders  # per-order files (default: the worker's)
 //	    slots:
-//	      - {name: a, port_base: 10000, max_nodes: 8}
+//	      - {name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}
 type File struct {
 	Hosts []HostConfig `yaml:"hosts"`
 }
@@ -47,12 +47,14 @@ type HostConfig struct {
 	Slots         []SlotConfig `yaml:"slots"`
 }
 
-// SlotConfig is one place on a host: node i of its order serves on
-// PortBase+i, for i up to MaxNodes.
+// SlotConfig is one place on a host: node i of its order serves its
+// websocket on PortBase+i and its Lightning p2p port (what Clams's proxy
+// reaches) on P2PPortBase+i, for i up to MaxNodes.
 type SlotConfig struct {
-	Name     string `yaml:"name"`
-	PortBase int    `yaml:"port_base"`
-	MaxNodes int    `yaml:"max_nodes"`
+	Name        string `yaml:"name"`
+	PortBase    int    `yaml:"port_base"`
+	P2PPortBase int    `yaml:"p2p_port_base"`
+	MaxNodes    int    `yaml:"max_nodes"`
 }
 
 // Slot is a slot ready to lease: where it is and how to reach it.
@@ -126,24 +128,32 @@ func Parse(b []byte) ([]Slot, error) {
 				return nil, fmt.Errorf("host %s: slot name %q: want a unique lower-case name", h.Name, s.Name)
 			}
 			names[s.Name] = true
-			if s.MaxNodes < 1 || s.PortBase < 1 || s.PortBase+s.MaxNodes > 65535 {
-				return nil, fmt.Errorf("host %s slot %s: port_base %d with max_nodes %d is out of range", h.Name, s.Name, s.PortBase, s.MaxNodes)
+			if s.P2PPortBase == 0 {
+				return nil, fmt.Errorf("host %s slot %s: p2p_port_base is required: the nodes publish their Lightning port for Clams (e.g. p2p_port_base: %d)", h.Name, s.Name, s.PortBase+1000)
 			}
-			for p := s.PortBase + 1; p <= s.PortBase+s.MaxNodes; p++ {
-				if other, ok := used[p]; ok || p == h.SSHPort {
-					if !ok {
-						other = "ssh"
-					}
-					return nil, fmt.Errorf("host %s slot %s: port %d is also %s's", h.Name, s.Name, p, other)
+			for _, r := range []struct {
+				key  string
+				base int
+			}{{"port_base", s.PortBase}, {"p2p_port_base", s.P2PPortBase}} {
+				if s.MaxNodes < 1 || r.base < 1 || r.base+s.MaxNodes > 65535 {
+					return nil, fmt.Errorf("host %s slot %s: %s %d with max_nodes %d is out of range", h.Name, s.Name, r.key, r.base, s.MaxNodes)
 				}
-				used[p] = s.Name
+				for p := r.base + 1; p <= r.base+s.MaxNodes; p++ {
+					if other, ok := used[p]; ok || p == h.SSHPort {
+						if !ok {
+							other = "ssh"
+						}
+						return nil, fmt.Errorf("host %s slot %s: port %d is also %s's", h.Name, s.Name, p, other)
+					}
+					used[p] = s.Name
+				}
 			}
 			slots = append(slots, Slot{
 				ID:       h.Name + "/" + s.Name,
 				MaxNodes: s.MaxNodes,
 				Host: infra.Host{
 					ID: h.Name + "/" + s.Name, Address: h.Address, PublicAddress: h.PublicAddress,
-					SSHPort: h.SSHPort, SSHUser: h.User, HostKey: key, PortBase: s.PortBase,
+					SSHPort: h.SSHPort, SSHUser: h.User, HostKey: key, PortBase: s.PortBase, P2PPortBase: s.P2PPortBase,
 					RemoteDir: h.Dir, NoCloudInit: true,
 				},
 			})

@@ -17,15 +17,15 @@ hosts:
     host_key: "[10.0.0.5]:2222 ` + key + `"
     ssh_port: 2222
     slots:
-      - {name: a, port_base: 10000, max_nodes: 8}
-      - {name: b, port_base: 10100, max_nodes: 16}
+      - {name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}
+      - {name: b, port_base: 10100, p2p_port_base: 11100, max_nodes: 16}
   - name: box2
     address: 10.0.0.6
     user: root
     host_key: "` + key + ` root@box2"
     dir: /srv/lnplaylive
     slots:
-      - {name: a, port_base: 10000, max_nodes: 8}
+      - {name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -55,16 +55,20 @@ func TestPoolFileMistakesAreRefusedAtStart(t *testing.T) {
 		"no hosts":         {"hosts: []\n", "no hosts"},
 		"unknown field":    {host("    slot: 1\n"), "field slot not found"},
 		"no slots":         {host(""), "no slots"},
-		"no host key":      {strings.Replace(host("    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), key, "", 1), "host_key"},
-		"bad host key":     {strings.Replace(host("    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), key, "ssh-ed25519 AAAA", 1), "host_key"},
-		"overlapping":      {host("    slots: [{name: a, port_base: 10000, max_nodes: 8}, {name: b, port_base: 10004, max_nodes: 8}]\n"), "port 10005 is also a's"},
-		"ssh port clash":   {host("    slots: [{name: a, port_base: 21, max_nodes: 8}]\n"), "also ssh's"},
-		"port range":       {host("    slots: [{name: a, port_base: 65530, max_nodes: 8}]\n"), "out of range"},
-		"repeated slot":    {host("    slots: [{name: a, port_base: 10000, max_nodes: 8}, {name: a, port_base: 11000, max_nodes: 8}]\n"), "unique"},
-		"bad name":         {strings.Replace(host("    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), "box1", "Box 1", 1), "host name"},
-		"relative dir":     {host("    dir: orders\n    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), "absolute"},
-		"no user":          {strings.Replace(host("    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), "user: play", "user: \"\"", 1), "user"},
-		"address is a url": {strings.Replace(host("    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), "10.0.0.5", "ssh://x/", 1), "address"},
+		"no host key":      {strings.Replace(host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}]\n"), key, "", 1), "host_key"},
+		"bad host key":     {strings.Replace(host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}]\n"), key, "ssh-ed25519 AAAA", 1), "host_key"},
+		"overlapping":      {host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}, {name: b, port_base: 10004, p2p_port_base: 11004, max_nodes: 8}]\n"), "port 10005 is also a's"},
+		"ssh port clash":   {host("    slots: [{name: a, port_base: 21, p2p_port_base: 1021, max_nodes: 8}]\n"), "also ssh's"},
+		"p2p ssh clash":    {host("    slots: [{name: a, port_base: 1000, p2p_port_base: 21, max_nodes: 8}]\n"), "also ssh's"},
+		"port range":       {host("    slots: [{name: a, port_base: 65530, p2p_port_base: 30000, max_nodes: 8}]\n"), "out of range"},
+		"p2p range":        {host("    slots: [{name: a, port_base: 10000, p2p_port_base: 65530, max_nodes: 8}]\n"), "p2p_port_base 65530"},
+		"no p2p range":     {host("    slots: [{name: a, port_base: 10000, max_nodes: 8}]\n"), "p2p_port_base is required"},
+		"p2p overlaps ws":  {host("    slots: [{name: a, port_base: 10000, p2p_port_base: 10004, max_nodes: 8}]\n"), "port 10005 is also a's"},
+		"repeated slot":    {host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}, {name: a, port_base: 11000, p2p_port_base: 12000, max_nodes: 8}]\n"), "unique"},
+		"bad name":         {strings.Replace(host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}]\n"), "box1", "Box 1", 1), "host name"},
+		"relative dir":     {host("    dir: orders\n    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}]\n"), "absolute"},
+		"no user":          {strings.Replace(host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}]\n"), "user: play", "user: \"\"", 1), "user"},
+		"address is a url": {strings.Replace(host("    slots: [{name: a, port_base: 10000, p2p_port_base: 11000, max_nodes: 8}]\n"), "10.0.0.5", "ssh://x/", 1), "address"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.file))

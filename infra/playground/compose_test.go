@@ -88,4 +88,3 @@ func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 		}
 	}
 }
-
