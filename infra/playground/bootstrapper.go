@@ -227,6 +227,13 @@ func (b *Bootstrapper) waitReady(ctx context.Context, c *sshx.Client) error {
 	}
 }
 
+// showrunesFilter picks, from showrunes, a rune that is not blacklisted
+// and carries exactly the restrictions $want (a createrune restrictions
+// array). showrunes lists each alternative as {fieldname, condition,
+// value}; the unique id's own restriction (an empty field name) is not
+// among ours.
+const showrunesFilter = `first(.runes[] | select((.blacklisted | not) and ([.restrictions[] | [.alternatives[] | select(.fieldname != "") | .fieldname + .condition + .value] | select(length > 0)] == $want)) | {rune, unique_id})`
+
 // runes gives every node its customer's rune, several nodes at a time, in
 // one SSH session (a session costs a round trip and a login shell). A rune
 // the node already made with the profile's restrictions (showrunes) is
@@ -235,9 +242,7 @@ func (b *Bootstrapper) waitReady(ctx context.Context, c *sshx.Client) error {
 func (b *Bootstrapper) runes(ctx context.Context, c *sshx.Client, spec Spec, dir string) ([]string, error) {
 	restrictions, _ := json.Marshal(b.cfg.Runes.Restrictions)
 	lnc := fmt.Sprintf(`docker compose -p %s -f %s exec -T cln-$0 lightning-cli --network=regtest`, spec.Project(), path.Join(dir, "compose.yml"))
-	// showrunes lists restrictions as {fieldname, condition, value}; the
-	// unique id's own restriction (an empty field name) is not ours.
-	find := fmt.Sprintf(`%s showrunes | jq -ce --argjson want '%s' 'first(.runes[] | select((.blacklisted | not) and ([.restrictions[] | [.alternatives[] | select(.fieldname != "") | .fieldname + .condition + .value] | select(length > 0)] == $want)) | {rune, unique_id})'`, lnc, restrictions)
+	find := fmt.Sprintf(`%s showrunes | jq -ce --argjson want '%s' '%s'`, lnc, restrictions, showrunesFilter)
 	create := fmt.Sprintf(`%s -k createrune restrictions='%s' | jq -ce '{rune, unique_id}'`, lnc, restrictions)
 	one := fmt.Sprintf(`{ %s || %s; } | jq -ce --arg i "$0" '{i: ($i|tonumber), rune, unique_id}'`, find, create)
 	cmd := fmt.Sprintf(`seq 1 %d | xargs -P %d -I{} sh -c %s {}`, spec.NodeCount, b.cfg.Parallel, shellQuote(one))
