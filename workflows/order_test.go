@@ -69,8 +69,10 @@ var testHost = infra.Host{ID: "42", Address: "203.0.113.7", SSHPort: 22, SSHUser
 func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 	env, in := newEnv(t)
 	conns := make([]string, 8)
+	nodes := make([]order.Node, 8)
 	for i := range conns {
 		conns[i] = "conn-" + string(rune('1'+i))
+		nodes[i] = order.Node{Index: i + 1, Alias: "n" + string(rune('1'+i)), Rune: "rune-" + string(rune('1'+i))}
 	}
 	var pay Payment
 	var expiresAt time.Time
@@ -86,7 +88,7 @@ func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 		return in.Spec.OrderID == testOrder.String() && in.Spec.NodeCount == 8 && in.Spec.ExpiresAt.Equal(expiresAt)
 	})).Return(testHost, nil).Once()
 	env.OnActivity(a.Bootstrap, mock.Anything, activities.BootstrapInput{OrderID: testOrder.String(), NodeCount: 8, Host: testHost}).
-		Return(activities.BootstrapResult{ConnectionStrings: conns}, nil).Once()
+		Return(activities.BootstrapResult{ConnectionStrings: conns, Nodes: nodes}, nil).Once()
 	var releasedAt time.Time
 	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).
 		Run(func(mock.Arguments) { releasedAt = env.Now() }).Return(nil).Once()
@@ -96,6 +98,8 @@ func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 		require.Equal(t, order.InvoicePaid, s.InvoiceStatus)
 		require.Equal(t, order.Provisioned, s.Deployment.Status)
 		require.Equal(t, conns, s.Deployment.ConnectionStrings)
+		require.Equal(t, nodes, s.Deployment.Nodes)
+		require.Equal(t, order.TopologyMesh, s.Deployment.Topology)
 		require.Equal(t, order.FormatTime(expiresAt), s.Deployment.VMExpirationDate)
 		require.Equal(t, order.PluginVersion, s.Deployment.PluginVersion)
 	}, 24*time.Hour)
@@ -115,6 +119,23 @@ func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 	s := query(t, env)
 	require.Equal(t, order.Expired, s.Deployment.Status)
 	require.Empty(t, s.Deployment.ConnectionStrings, "runes stay out of an expired order's status")
+	require.Empty(t, s.Deployment.Nodes, "runes stay out of an expired order's status")
+	env.AssertExpectations(t)
+}
+
+func TestTheChosenTopologyReachesTheBootstrap(t *testing.T) {
+	env, in := newEnv(t)
+	in.Topology = order.TopologyPrism
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Minute)
+	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, activities.BootstrapInput{OrderID: testOrder.String(), NodeCount: 8, Host: testHost, Topology: order.TopologyPrism}).
+		Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+	env.RegisterDelayedCallback(func() {
+		require.Equal(t, order.TopologyPrism, query(t, env).Deployment.Topology)
+	}, time.Hour)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
 	env.AssertExpectations(t)
 }
 
