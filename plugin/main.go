@@ -42,6 +42,7 @@ type createOrderManifest struct {
 	notDispatched
 	NodeCount json.RawMessage `json:"node_count"`
 	Hours     json.RawMessage `json:"hours"`
+	Topology  json.RawMessage `json:"topology,omitempty"`
 }
 
 func (*createOrderManifest) Name() string     { return "lnplaylive-createorder" }
