@@ -13,6 +13,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/lnplaylive/lnplaylive/infra/playground"
 	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -214,6 +215,37 @@ func TestFaults(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		f.worker.start()
 		f.converge("worker killed in bootstrap and in the expiry sleep", 3*time.Minute)
+	})
+
+	t.Run("worker SIGKILL while channels open", func(t *testing.T) {
+		f := newFaultEnv(t, nil)
+		a := f.order()
+		// Node 1's multifundchannel is slow: the worker dies while the
+		// nodes are opening their channels.
+		f.machines[a].Fault(t, "sleep-before multifundchannel 8")
+		f.pay(a)
+		f.waitStatus(a, 90*time.Second, func(st status) bool {
+			return strings.Contains(string(st.DeploymentDetails), "opening_channels")
+		})
+		f.worker.signal(syscall.SIGKILL)
+		f.worker.start()
+		f.waitStatus(a, 120*time.Second, func(st status) bool {
+			d := string(st.DeploymentDetails)
+			return strings.Contains(d, `"provisioned"`) || strings.Contains(d, `"expired"`)
+		})
+		// The retried bootstrap funded nobody twice and opened no second
+		// channel: what the double's chain holds is the plan, once.
+		st := f.machines[a].State(t)
+		plan, _ := playground.PlanFor("", 8)
+		if got := len(st.Nets["lnplaylive-"+a].Channels); got != len(plan.Channels) {
+			t.Errorf("%d channels for %d planned", got, len(plan.Channels))
+		}
+		for addr, n := range st.Funded {
+			if n != 1 {
+				t.Errorf("address %s funded %d times", addr, n)
+			}
+		}
+		f.converge("worker killed while channels open", 3*time.Minute)
 	})
 
 	t.Run("Temporal SIGKILL and SIGTERM, payments during the outages", func(t *testing.T) {
