@@ -23,8 +23,12 @@ const Version = "v25.12.1"
 
 // Node is one running lightningd.
 type Node struct {
-	Dir string
-	cli string
+	Dir  string
+	Port int // its Lightning p2p port on 127.0.0.1
+	cli  string
+	// Chain is the chain file it shares with the other nodes of its net.
+	Chain string
+	fake  string
 }
 
 func root() string {
@@ -39,9 +43,25 @@ func shared() string {
 	return filepath.Join(root(), "..", "shared")
 }
 
-// Start runs a node in a temporary directory until the test ends. The
-// build is unpacked into .data by `make deps`.
-func Start(t testing.TB) *Node {
+// Start runs a node on a chain of its own until the test ends. The build
+// is unpacked into .data by `make deps`.
+func Start(t testing.TB, extra ...string) *Node {
+	t.Helper()
+	return StartOn(t, "", extra...)
+}
+
+// StartNet runs n nodes on one chain, with lightningd options extra.
+func StartNet(t testing.TB, n int, extra ...string) []*Node {
+	t.Helper()
+	nodes := []*Node{StartOn(t, "", extra...)}
+	for len(nodes) < n {
+		nodes = append(nodes, StartOn(t, nodes[0].Chain, extra...))
+	}
+	return nodes
+}
+
+// StartOn runs a node on the chain in file chain ("": a new one).
+func StartOn(t testing.TB, chain string, extra ...string) *Node {
 	t.Helper()
 	build := filepath.Join(root(), ".data", "cln-"+Version)
 	lightningd := filepath.Join(build, "lightningd", "lightningd")
@@ -62,9 +82,13 @@ func Start(t testing.TB) *Node {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cmd := exec.Command(lightningd, "--lightning-dir="+dir, "--network=regtest", "--bitcoin-cli="+fake,
-		fmt.Sprintf("--bind-addr=127.0.0.1:%d", port), "--log-file="+filepath.Join(dir, "log"))
-	cmd.Env = append(os.Environ(), "FAKE_BTC_STATE="+filepath.Join(dir, "chain.json"))
+	if chain == "" {
+		chain = filepath.Join(dir, "chain.json")
+	}
+	args := append([]string{"--lightning-dir=" + dir, "--network=regtest", "--bitcoin-cli=" + fake,
+		fmt.Sprintf("--bind-addr=127.0.0.1:%d", port), "--log-file=" + filepath.Join(dir, "log")}, extra...)
+	cmd := exec.Command(lightningd, args...)
+	cmd.Env = append(os.Environ(), "FAKE_BTC_STATE="+chain)
 	// A child, not --daemon: a daemon keeps the test's pipes open, and a
 	// test that dies must not leave a lightningd behind.
 	if err := cmd.Start(); err != nil {
@@ -72,7 +96,7 @@ func Start(t testing.TB) *Node {
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	n := &Node{Dir: dir, cli: filepath.Join(build, "cli", "lightning-cli")}
+	n := &Node{Dir: dir, Port: port, cli: filepath.Join(build, "cli", "lightning-cli"), Chain: chain, fake: fake}
 	t.Cleanup(func() {
 		_, _ = n.Call("stop")
 		select {
@@ -106,6 +130,39 @@ func (n *Node) Call(method string, args ...string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s: %v: %s%s", method, err, strings.TrimSpace(stdout.String()), strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
+}
+
+// Bitcoin runs the chain stand-in (fake-bitcoin-cli) on the node's chain:
+// "generatetoaddress N", "faucet ADDR BTC", "getblockcount".
+func (n *Node) Bitcoin(args ...string) (string, error) {
+	cmd := exec.Command(n.fake, args...)
+	cmd.Env = append(os.Environ(), "FAKE_BTC_STATE="+n.Chain)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("fake-bitcoin-cli %v: %v: %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Get calls a method and decodes its result into v.
+func (n *Node) Get(v any, method string, args ...string) error {
+	out, err := n.Call(method, args...)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(out, v)
+}
+
+// ID is the node's id.
+func (n *Node) ID(t testing.TB) string {
+	t.Helper()
+	var info struct {
+		ID string `json:"id"`
+	}
+	if err := n.Get(&info, "getinfo"); err != nil {
+		t.Fatal(err)
+	}
+	return info.ID
 }
 
 func tail(b []byte) string {
