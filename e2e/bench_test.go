@@ -418,7 +418,10 @@ func TestBenchmarks(t *testing.T) {
 	// model of Hetzner and the SSH bootstrap, then its expiry.
 	modelled := make(chan [][]string, 1)
 	if os.Getenv("LNPLAYLIVE_BENCH_NO_MODEL") == "" {
-		go func() { modelled <- modelledProvisioning(t) }()
+		go func() {
+			rows := modelledProvisioning(t, models[0], "≤ 120 s", true)
+			modelled <- append(rows, modelledProvisioning(t, models[1], "≤ 240 s", false)...)
+		}()
 	} else {
 		modelled <- nil
 	}
@@ -499,10 +502,11 @@ in ` + "`starting_deployment`" + ` while polled. CPU shares are CPU time over wa
 per process (100 % is one core). Profiles are taken from the processes'
 pprof endpoints (` + "`--lnplaylive-debug-addr`" + `, ` + "`LNPLAYLIVE_DEBUG_ADDR`" + `).
 
-The modelled provisioning row runs one 8-node order on a second
-installation whose stand-ins wait as the real services do (figures in the
-row); sshd, SFTP and the bootstrap script are real, only the container
-runtime and the cloud API are stand-ins.
+The modelled provisioning rows run one 8-node and then one 64-node order on
+a second installation whose stand-ins wait as the real services do (figures
+in the rows; the channel phases measured on real lightningd, see
+e2e/bench_model_test.go); sshd, SFTP and the bootstrap script are real, only
+the container runtime and the cloud API are stand-ins.
 `
 
 // pprofTop summarises a profile: its top functions by flat time.
