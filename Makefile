@@ -19,8 +19,9 @@ $(BIN)/temporal:
 # jq, which the bootstrap script uses on the VM (cloud-init installs it
 # there); cloud-init, whose own schema check judges the VM's user data; and
 # the runtime libraries of the real Core Lightning build (../shared/cln),
-# unpacked into .data/.
-DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g
+# unpacked into .data/; headless Chromium and poppler's pdfinfo, which
+# render the printable hand-out sheet as a person would see it.
+DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g chromium poppler-utils
 CLN_TARBALL := $(or $(LNPLAYLIVE_SHARED),$(CURDIR)/../shared)/cln/bin/cln-v25.12.1-debian12-amd64.tar.xz
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
