@@ -13,6 +13,7 @@ import (
 	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
 	"github.com/lnplaylive/lnplaylive/internal/testbin"
 	"github.com/lnplaylive/lnplaylive/ops"
+	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -69,13 +70,44 @@ func TestOperatorRetriesExtendsAndTearsDownFromTheCLI(t *testing.T) {
 		t.Fatalf("extended a failed order: %s", out)
 	}
 
-	// The operator fixes the machine and retries.
+	// The operator fixes the machine, retries, and watches the deployment
+	// from the CLI (its output a pipe: one line per step, then the nodes).
 	impostor.SSHD.Stop()
 	d.machine(t, d.keys.For(id).Private)
 	if out, err := s.cli("", "orders", "retry", id); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	watched, err := s.cli("", "orders", "watch", id, "--every", "200ms")
+	if err != nil {
+		t.Fatalf("watch: %v: %s", err, watched)
+	}
+	for _, want := range []string{"opening_channels", "checking_routes", "is provisioned: 8 nodes, mesh channels", "ALIAS", "Heidi (node 8)", "█"} {
+		if !strings.Contains(watched, want) {
+			t.Fatalf("watch output lacks %q:\n%s", want, watched)
+		}
+	}
 	st := s.waitStatus(id, 90*time.Second, func(st status) bool { return strings.Contains(string(st.DeploymentDetails), `"provisioned"`) })
+	for _, n := range st.deployment(t).Nodes {
+		if !strings.Contains(watched, n.ID) || !strings.Contains(watched, n.ClamsURL) {
+			t.Fatalf("watch output lacks node %d", n.Index)
+		}
+	}
+	// On a terminal: a progress bar, then the same hand-out.
+	bin, _ := testbin.Path("lnplaylive")
+	tty := exec.Command("script", "-qec", bin+" orders watch "+id, "/dev/null")
+	tty.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address(), "LNPLAYLIVE_CODEC_KEYS_FILE="+s.codecKeys,
+		"LNPLAYLIVE_TASK_QUEUE="+s.taskQueue, "TERM=xterm")
+	if out, err := tty.CombinedOutput(); err != nil || !strings.Contains(string(out), "Heidi (node 8)") {
+		t.Fatalf("watch on a terminal: %v\n%s", err, out)
+	}
+	sheet := filepath.Join(base, "sheet.html")
+	if out, err := s.cli("", "orders", "sheet", id, "-o", sheet); err != nil {
+		t.Fatalf("sheet: %v: %s", err, out)
+	}
+	html, err := os.ReadFile(sheet)
+	if err != nil || strings.Count(string(html), "data:image/png;base64,") != 8 || !strings.Contains(string(html), ">Heidi<") {
+		t.Fatalf("sheet: %v (%d bytes)", err, len(html))
+	}
 	paidAt := time.Unix(s.node.Invoices()[0].PaidAt, 0).UTC()
 	if got := st.deployment(t).VMExpirationDate; got != paidAt.Add(3*time.Hour).Format(time.RFC3339) {
 		t.Fatalf("a retry must keep the paid time: %s", got)
@@ -84,8 +116,12 @@ func TestOperatorRetriesExtendsAndTearsDownFromTheCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	var shown workflows.State
-	if err := json.Unmarshal([]byte(out), &shown); err != nil || len(shown.Deployment.ConnectionStrings) != 8 {
+	var shown struct {
+		OrderID string `json:"order_id"`
+		workflows.State
+	}
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || shown.OrderID != id || len(shown.Deployment.ConnectionStrings) != 8 ||
+		len(shown.Deployment.Nodes) != 8 || shown.Deployment.Topology != order.TopologyMesh {
 		t.Fatalf("show: %v %s", err, out)
 	}
 	if out, err := s.cli("", "orders", "list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "provisioned") {

@@ -27,6 +27,13 @@ const NotDeployed = "not_deployed"
 // PluginVersion is reported as lnlive_plugin_version.
 const PluginVersion = "v0.1.0"
 
+// DeploymentSteps are the progress steps of a deployment, in the order
+// they come: the workflow's, the bootstrap's over SSH, its script's, and
+// the runes.
+var DeploymentSteps = []string{"acquiring_host", "bootstrapping", "connecting", "waiting_for_ssh", "waiting_for_cloud_init",
+	"uploading", "starting_containers", "waiting_for_bitcoind", "waiting_for_nodes", "funding_nodes", "connecting_nodes",
+	"opening_channels", "confirming_channels", "checking_routes", "done", "creating_runes"}
+
 // Progress tells the customer how far a deployment got.
 type Progress struct {
 	Step       string `json:"step"`

@@ -101,7 +101,8 @@ func ordersCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(os.Stdout, st)
+				oid, _ := order.ParseID(args[0])
+				return printJSON(os.Stdout, shownOrder{OrderID: oid, State: st})
 			}
 			fmt.Printf("invoice:  %s\n", st.InvoiceStatus)
 			if st.Issued != nil {
@@ -115,8 +116,13 @@ func ordersCmd() *cobra.Command {
 				if d.Error != "" {
 					fmt.Printf("error:    %s\n", d.Error)
 				}
-				for i, c := range d.ConnectionStrings {
-					fmt.Printf("node %d:   %s\n", i+1, c)
+				for _, n := range d.Nodes {
+					fmt.Printf("node %d:   %s  %s@%s:%d\n          %s\n", n.Index, n.Alias, n.ID, n.Host, n.P2PPort, n.ClamsURL)
+				}
+				if len(d.Nodes) == 0 { // orders from before nodes[] existed
+					for i, c := range d.ConnectionStrings {
+						fmt.Printf("node %d:   %s\n", i+1, c)
+					}
 				}
 			}
 			return nil
@@ -189,7 +195,35 @@ func ordersCmd() *cobra.Command {
 	_ = create.MarkFlagRequired("nodes")
 	_ = create.MarkFlagRequired("hours")
 	_ = create.MarkFlagRequired("reason")
-	cmd.AddCommand(list, show, extend, teardown, retry, create)
+	var every time.Duration
+	watchCmd := &cobra.Command{
+		Use: "watch ID", Short: "Follow a deployment; when it is provisioned, print its nodes and their Clams links as QR codes",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Hour)
+			defer cancel()
+			o, closeFn, err := connect(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			return watch(ctx, o, args[0], every, os.Stdout)
+		},
+	}
+	watchCmd.Flags().DurationVar(&every, "every", time.Second, "how often to ask")
+	var sheetFile string
+	sheetCmd := &cobra.Command{
+		Use: "sheet ID -o FILE", Short: "Write a printable hand-out (HTML, 8 nodes per A4 page, a QR code each)", Args: cobra.ExactArgs(1),
+		RunE: withOps(func(ctx context.Context, o ops.Ops, args []string) error {
+			if err := writeSheet(ctx, o, args[0], sheetFile); err != nil {
+				return err
+			}
+			fmt.Printf("wrote %s: open it in a browser and print it\n", sheetFile)
+			return nil
+		}),
+	}
+	sheetCmd.Flags().StringVarP(&sheetFile, "output", "o", "sheet.html", "the HTML file to write")
+	cmd.AddCommand(list, show, extend, teardown, retry, create, watchCmd, sheetCmd)
 	return cmd
 }
 
