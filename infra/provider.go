@@ -42,6 +42,9 @@ type Host struct {
 	// NoCloudInit marks a machine an operator prepared (a pool host): there
 	// is no first-boot setup to wait for.
 	NoCloudInit bool `json:"no_cloud_init,omitempty"`
+	// Local: the machine the worker runs on (the local provider); commands
+	// run here, not over SSH.
+	Local bool `json:"local,omitempty"`
 }
 
 // DefaultP2PPortBase is SPEC §5's: node i's p2p port is 9735+i.

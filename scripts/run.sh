@@ -26,8 +26,13 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+codec_addr="${LNPLAYLIVE_CODEC_ADDR:-127.0.0.1:8081}"
+# Local playgrounds (no SSH, no cloud) keep their files here.
+export LNPLAYLIVE_LOCAL_DIR="${LNPLAYLIVE_LOCAL_DIR:-$PWD/.data/local}"
+
+# The Web UI asks the codec server to decode payloads: readable out of the box.
 ./bin/temporal server start-dev --db-filename .data/temporal.db \
-	--port "$port" --ui-port "$ui_port" --log-level warn \
+	--port "$port" --ui-port "$ui_port" --log-level warn --ui-codec-endpoint "http://$codec_addr" \
 	--search-attribute OrderStatus=Keyword --search-attribute NodeCount=Int --search-attribute Hours=Int \
 	--search-attribute PaidAt=Datetime --search-attribute ExpiresAt=Datetime --search-attribute OrderSource=Keyword \
 	>>.data/temporal.log 2>&1 &
@@ -41,19 +46,24 @@ echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, 
 ./bin/lnplaylive-worker 2>>.data/worker.log &
 pids+=($!)
 echo "Worker running (log .data/worker.log)"
-if [ -z "${LNPLAYLIVE_PROVIDER:-}${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}${LNPLAYLIVE_HOSTS_FILE:-}" ]; then
-	cat <<'WARN'
+if [ -n "${LNPLAYLIVE_PROVIDER:-}${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}${LNPLAYLIVE_HOSTS_FILE:-}" ]; then
+	echo "Provider: ${LNPLAYLIVE_PROVIDER:-$([ -n "${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}" ] && echo hetzner || echo hosts)}"
+elif compose=$(docker compose version 2>&1); then
+	echo "Provider: local (this machine's Docker: $compose; playgrounds under $LNPLAYLIVE_LOCAL_DIR)"
+else
+	cat <<WARN
 
   *** NO CAPACITY CONFIGURED: every order will be refused ("no capacity configured"). ***
-  Deploy on Hetzner:          HCLOUD_TOKEN=… make run
+  Playgrounds on this machine need Docker Engine with its Compose plugin;
+  \`docker compose version\` says: ${compose:-docker: command not found}
+    install it (https://docs.docker.com/engine/install/), then run make run again.
+  Or deploy on Hetzner:       HCLOUD_TOKEN=… make run
   Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (README: "Try it on your own machine")
 WARN
-else
-	echo "Provider: ${LNPLAYLIVE_PROVIDER:-$([ -n "${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}" ] && echo hetzner || echo hosts)}"
 fi
-./bin/lnplaylive codec-server --addr 127.0.0.1:8081 --ui-origin "http://localhost:$ui_port" 2>>.data/codec-server.log &
+./bin/lnplaylive codec-server --addr "$codec_addr" --ui-origin "http://localhost:$ui_port" 2>>.data/codec-server.log &
 pids+=($!)
-echo "Codec server: http://127.0.0.1:8081 (set it as the Web UI's codec endpoint to read encrypted payloads)"
+echo "Codec server: http://$codec_addr (the Web UI uses it: payloads are readable there)"
 cat <<MSG
 
 Load the plugin into Core Lightning:
@@ -68,6 +78,13 @@ or into a running node:
     lnplaylive-temporal-address=$TEMPORAL_ADDRESS lnplaylive-codec-keys-file=$LNPLAYLIVE_CODEC_KEYS_FILE
 
 Then: lightning-cli -k lnplaylive-createorder node_count=8 hours=48
+
+Or, without lightningd, a playground of your own:
+
+  bin/lnplaylive orders create --nodes 8 --hours 3 --reason demo
+  bin/lnplaylive orders watch <order id>
+  bin/lnplaylive orders sheet <order id> -o sheet.html
+
 Ctrl-C stops everything started here.
 MSG
 wait -n "${pids[@]}"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,9 +99,13 @@ func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (infra.Provide
 	case kind == "" && pool != "":
 		kind = workflows.ProviderHosts
 	case kind == "":
-		log.Warn("NO CAPACITY CONFIGURED: set HCLOUD_TOKEN (Hetzner VMs) or LNPLAYLIVE_HOSTS_FILE (your own hosts); " +
-			"until then createorder refuses every order")
-		return nil, nil
+		if err := ComposeWorks(); err != nil {
+			log.Warn("NO CAPACITY CONFIGURED: set HCLOUD_TOKEN (Hetzner VMs) or LNPLAYLIVE_HOSTS_FILE (your own hosts), "+
+				"or install Docker with its Compose plugin for playgrounds on this machine; until then createorder refuses every order",
+				"local", err)
+			return nil, nil
+		}
+		kind = ProviderLocal
 	}
 	switch kind {
 	case workflows.ProviderHetzner:
@@ -117,8 +122,58 @@ func ProviderFromEnv(log *slog.Logger, reg prometheus.Registerer) (infra.Provide
 			return nil, err // not a nil *hostpool.Provider inside an interface
 		}
 		return p, nil
+	case ProviderLocal:
+		if err := ComposeWorks(); err != nil {
+			return nil, fmt.Errorf("LNPLAYLIVE_PROVIDER=local: %w", err)
+		}
+		p, err := localFromEnv(log)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
-	return nil, fmt.Errorf("LNPLAYLIVE_PROVIDER=%q: want hetzner or hosts", kind)
+	return nil, fmt.Errorf("LNPLAYLIVE_PROVIDER=%q: want hetzner, hosts or local", kind)
+}
+
+// ProviderLocal is LNPLAYLIVE_PROVIDER's value for playgrounds on this
+// machine's container engine. Its slots are leased like a host pool's.
+const ProviderLocal = "local"
+
+// ComposeWorks tells whether this machine can run playgrounds: `docker
+// compose version` answers. The error says what is missing.
+func ComposeWorks() error {
+	out, err := exec.Command("docker", "compose", "version").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("`docker compose version` failed (%v: %s): install Docker Engine with the Compose plugin", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// localFromEnv makes the local provider: slots on this machine from a port
+// range, per-order files under LNPLAYLIVE_LOCAL_DIR.
+func localFromEnv(log *slog.Logger) (*hostpool.Provider, error) {
+	first, last, err := hostpool.ParsePortRange(env("LNPLAYLIVE_LOCAL_PORTS", "20000-20999"))
+	if err != nil {
+		return nil, fmt.Errorf("LNPLAYLIVE_LOCAL_PORTS: %w", err)
+	}
+	slotNodes, err := strconv.Atoi(env("LNPLAYLIVE_LOCAL_SLOT_NODES", "64"))
+	if err != nil {
+		return nil, errors.New("LNPLAYLIVE_LOCAL_SLOT_NODES: not a number")
+	}
+	count, err := strconv.Atoi(env("LNPLAYLIVE_LOCAL_SLOTS", "2"))
+	if err != nil {
+		return nil, errors.New("LNPLAYLIVE_LOCAL_SLOTS: not a number")
+	}
+	dir, err := filepath.Abs(env("LNPLAYLIVE_LOCAL_DIR", filepath.Join(os.TempDir(), "lnplaylive-orders")))
+	if err != nil {
+		return nil, fmt.Errorf("LNPLAYLIVE_LOCAL_DIR: %w", err)
+	}
+	slots, err := hostpool.LocalSlots(first, last, slotNodes, count, env("LNPLAYLIVE_LOCAL_ADDRESS", "127.0.0.1"), dir)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("provider: local (this machine's container engine)", "slots", len(slots), "ports", fmt.Sprintf("%d-%d", first, last), "dir", dir)
+	return hostpool.New(slots, nil, dir), nil
 }
 
 // hostPoolFromEnv loads the pool file; the operator's SSH key reaches the
@@ -205,8 +260,7 @@ func BootstrapperFromEnv(log *slog.Logger) (*playground.Bootstrapper, error) {
 		return nil, err
 	}
 	if signer == nil {
-		log.Warn("no SSH key (LNPLAYLIVE_SSH_KEY_FILE): playgrounds cannot be bootstrapped", "file", SSHKeyFile())
-		return nil, nil
+		log.Warn("no SSH key (LNPLAYLIVE_SSH_KEY_FILE): only local playgrounds can be bootstrapped", "file", SSHKeyFile())
 	}
 	images := playground.DefaultImages()
 	images.Bitcoind = env("LNPLAYLIVE_BITCOIND_IMAGE", images.Bitcoind)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/playground"
+	"github.com/lnplaylive/lnplaylive/infra/shell"
 	"github.com/lnplaylive/lnplaylive/infra/sshx"
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -206,7 +207,10 @@ func (p *Provider) dir(h infra.Host) string {
 	return p.defaultDir
 }
 
-func (p *Provider) connect(ctx context.Context, h infra.Host) (*sshx.Client, error) {
+func (p *Provider) connect(ctx context.Context, h infra.Host) (shell.Session, error) {
+	if h.Local {
+		return shell.Local{}, nil
+	}
 	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(h.HostKey))
 	if err != nil {
 		return nil, &infra.PermanentError{Reason: "the host's pinned SSH key is unreadable", Err: err}

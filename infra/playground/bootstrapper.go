@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lnplaylive/lnplaylive/infra"
+	"github.com/lnplaylive/lnplaylive/infra/shell"
 	"github.com/lnplaylive/lnplaylive/infra/sshx"
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -88,10 +89,6 @@ func (e *ScriptError) Error() string { return e.Reason }
 // Bootstrap implements activities.Bootstrapper. Progress is reported as the
 // script goes; the nodes come back in node order.
 func (b *Bootstrapper) Bootstrap(ctx context.Context, req Request, host infra.Host, progress func(step string, nodesReady int)) (Playground, error) {
-	hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(host.HostKey))
-	if err != nil {
-		return Playground{}, &infra.PermanentError{Reason: "the host's pinned SSH key is unreadable", Err: err}
-	}
 	spec := Spec{OrderID: req.OrderID, NodeCount: req.NodeCount, PortBase: host.PortBase, P2PPortBase: host.P2PBase(), Images: b.cfg.Images}
 	compose, err := spec.ComposeFile()
 	if err != nil {
@@ -102,8 +99,7 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, req Request, host infra.Ho
 		return Playground{}, &infra.PermanentError{Reason: err.Error()}
 	}
 	progress("connecting", 0)
-	target := sshx.Target{Addr: net.JoinHostPort(host.Address, strconv.Itoa(host.SSHPort)), User: host.SSHUser, Signer: b.cfg.Signer, HostKey: hostKey, Dial: b.cfg.Dial}
-	c, err := sshx.DialRetry(ctx, target, func(error) { progress("waiting_for_ssh", 0) })
+	c, err := b.open(ctx, host, progress)
 	if err != nil {
 		return Playground{}, err
 	}
@@ -203,6 +199,27 @@ func (p Plan) File() []byte {
 	return []byte(b.String())
 }
 
+// open reaches the host: this machine for a local host, otherwise SSH with
+// the pinned host key (retried while sshd is still starting).
+func (b *Bootstrapper) open(ctx context.Context, host infra.Host, progress func(string, int)) (shell.Session, error) {
+	if host.Local {
+		return shell.Local{}, nil
+	}
+	if b.cfg.Signer == nil {
+		return nil, &infra.PermanentError{Reason: "no SSH key configured (LNPLAYLIVE_SSH_KEY_FILE): remote hosts cannot be bootstrapped"}
+	}
+	hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(host.HostKey))
+	if err != nil {
+		return nil, &infra.PermanentError{Reason: "the host's pinned SSH key is unreadable", Err: err}
+	}
+	target := sshx.Target{Addr: net.JoinHostPort(host.Address, strconv.Itoa(host.SSHPort)), User: host.SSHUser, Signer: b.cfg.Signer, HostKey: hostKey, Dial: b.cfg.Dial}
+	c, err := sshx.DialRetry(ctx, target, func(error) { progress("waiting_for_ssh", 0) })
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // remoteDir is where the host keeps per-order files.
 func (b *Bootstrapper) remoteDir(host infra.Host) string {
 	if host.RemoteDir != "" {
@@ -212,7 +229,7 @@ func (b *Bootstrapper) remoteDir(host infra.Host) string {
 }
 
 // waitReady polls for cloud-init's marker: the container runtime is there.
-func (b *Bootstrapper) waitReady(ctx context.Context, c *sshx.Client) error {
+func (b *Bootstrapper) waitReady(ctx context.Context, c shell.Session) error {
 	backoff := time.Second
 	for {
 		if _, err := c.Run(ctx, "test -f "+b.cfg.ReadyMarker, nil); err == nil {
@@ -239,7 +256,7 @@ const showrunesFilter = `first(.runes[] | select((.blacklisted | not) and ([.res
 // the node already made with the profile's restrictions (showrunes) is
 // reused, so a retried bootstrap mints no second rune. Each rune is decoded
 // and its restrictions checked before it is handed out.
-func (b *Bootstrapper) runes(ctx context.Context, c *sshx.Client, spec Spec, dir string) ([]string, error) {
+func (b *Bootstrapper) runes(ctx context.Context, c shell.Session, spec Spec, dir string) ([]string, error) {
 	restrictions, _ := json.Marshal(b.cfg.Runes.Restrictions)
 	lnc := fmt.Sprintf(`docker compose -p %s -f %s exec -T cln-$0 lightning-cli --network=regtest`, spec.Project(), path.Join(dir, "compose.yml"))
 	find := fmt.Sprintf(`%s showrunes | jq -ce --argjson want '%s' '%s'`, lnc, restrictions, showrunesFilter)

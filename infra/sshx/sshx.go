@@ -5,14 +5,12 @@
 package sshx
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -22,19 +20,15 @@ import (
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lnplaylive/lnplaylive/infra/shell"
 )
 
 // ErrHostKeyMismatch: the machine offered another host key than the pinned one.
 var ErrHostKeyMismatch = errors.New("ssh host key mismatch: refusing to connect")
 
-// ErrOutputTooLarge: a remote command wrote more than MaxOutput.
-var ErrOutputTooLarge = errors.New("remote output exceeds the limit")
-
-// Limits on what a remote command may send back.
-const (
-	MaxOutput = 4 << 20
-	MaxLine   = 64 << 10
-)
+// ErrOutputTooLarge: a remote command wrote more than shell.MaxOutput.
+var ErrOutputTooLarge = shell.ErrOutputTooLarge
 
 // Target is where to connect and whom to trust.
 type Target struct {
@@ -141,7 +135,7 @@ func (c *Client) Run(ctx context.Context, cmd string, onLine func(string)) ([]by
 	if err != nil {
 		return nil, err
 	}
-	var stderr tailBuffer
+	var stderr shell.Tail
 	s.Stderr = &stderr
 	if err := s.Start(cmd); err != nil {
 		return nil, fmt.Errorf("ssh start: %w", err)
@@ -156,7 +150,7 @@ func (c *Client) Run(ctx context.Context, cmd string, onLine func(string)) ([]by
 		case <-done:
 		}
 	}()
-	out, readErr := readLines(stdout, onLine)
+	out, readErr := shell.ReadLines(stdout, onLine)
 	waitErr := s.Wait()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -169,55 +163,6 @@ func (c *Client) Run(ctx context.Context, cmd string, onLine func(string)) ([]by
 	}
 	return out, nil
 }
-
-func readLines(r io.Reader, onLine func(string)) ([]byte, error) {
-	br := bufio.NewReaderSize(r, 4096)
-	var out []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// keep reading this line, within MaxLine
-			full := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				full = append(full, line...)
-				if len(full) > MaxLine {
-					_, _ = io.Copy(io.Discard, r)
-					return nil, fmt.Errorf("%w: a line over %d bytes", ErrOutputTooLarge, MaxLine)
-				}
-			}
-			line = full
-		}
-		if len(out)+len(line) > MaxOutput {
-			_, _ = io.Copy(io.Discard, r)
-			return nil, fmt.Errorf("%w: over %d bytes", ErrOutputTooLarge, MaxOutput)
-		}
-		out = append(out, line...)
-		if onLine != nil && len(line) > 0 {
-			onLine(string(bytes.TrimRight(line, "\r\n")))
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-// tailBuffer keeps the last 2 KiB written to it: enough of stderr to say
-// what failed, never an unbounded copy.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 2048 {
-		t.b = t.b[len(t.b)-2048:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(bytes.TrimSpace(t.b)) }
 
 func (c *Client) sftpClient() (*sftp.Client, error) {
 	c.mu.Lock()

@@ -125,6 +125,9 @@ func run(st *state, args []string) (string, string, int) {
 	if len(args) == 0 || args[0] != "compose" {
 		return "", "", usage(args)
 	}
+	if len(args) == 2 && args[1] == "version" {
+		return "Docker Compose version v2.double\n", "version", 0
+	}
 	if len(args) >= 2 && args[1] == "ls" {
 		return composeLs(st, args[2:])
 	}
