@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lnplaylive/lnplaylive/codec"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -57,6 +58,24 @@ func (c Client) Provider(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("read the registered provider: %w", err)
 	}
 	return kind, nil
+}
+
+// CheckCodec tells whether cdc (nil: none configured) reads what the
+// workers write, judged from the capacity workflow's memo, which every
+// worker writes through its codec. Nothing registered yet passes.
+func (c Client) CheckCodec(ctx context.Context, cdc *codec.Codec) error {
+	resp, err := c.Temporal.DescribeWorkflowExecution(ctx, c.id(), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the capacity workflow: %w", err)
+	}
+	if p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProvider]; ok {
+		return codec.CheckReadable(p, cdc)
+	}
+	return nil
 }
 
 // Reserve holds a slot for an order until `until` (an unpaid invoice).

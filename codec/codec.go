@@ -146,6 +146,28 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
+// ErrCannotRead: a payload is encrypted with a key this side does not have
+// (no keys at all, or not that key id). Its message names the key id and
+// the setting that fixes it.
+var ErrCannotRead = errors.New("cannot read Temporal payloads")
+
+// CheckReadable tells whether c (nil: no keys configured) can read p. A
+// process that would fail on every payload says so at start, rather than
+// answering its callers with opaque "payload encoding" errors.
+func CheckReadable(p *commonpb.Payload, c *Codec) error {
+	if string(p.GetMetadata()[converter.MetadataEncoding]) != EncodingEncrypted {
+		return nil
+	}
+	id := string(p.GetMetadata()[MetadataKeyID])
+	if c == nil {
+		return fmt.Errorf("%w: they are encrypted with key %q and no codec keys are configured: use the worker's keys file (LNPLAYLIVE_CODEC_KEYS_FILE, the plugin's --lnplaylive-codec-keys-file)", ErrCannotRead, id)
+	}
+	if _, ok := c.keys[id]; !ok {
+		return fmt.Errorf("%w: they are encrypted with key %q, which the configured keys file lacks: add that key (every key decrypts, the first encrypts)", ErrCannotRead, id)
+	}
+	return nil
+}
+
 // DataConverter is Temporal's default converter with this codec.
 func (c *Codec) DataConverter() converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)

@@ -1,9 +1,11 @@
 package codec
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 )
 
@@ -58,6 +60,34 @@ func TestBadKeyFilesAreRefusedWithoutEchoingKeys(t *testing.T) {
 			t.Errorf("accepted %q", f)
 		} else if strings.Contains(err.Error(), "c2hvcnQ") {
 			t.Errorf("error echoes key material: %v", err)
+		}
+	}
+}
+
+func TestCheckReadableNamesTheMissingKey(t *testing.T) {
+	mine, err := Parse([]byte(NewKeyLine("k1") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Parse([]byte(NewKeyLine("k2") + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("hosts")
+	enc, err := mine.Encode([]*commonpb.Payload{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReadable(plain, nil); err != nil {
+		t.Fatalf("plain payload: %v", err)
+	}
+	if err := CheckReadable(enc[0], mine); err != nil {
+		t.Fatalf("own key: %v", err)
+	}
+	for _, c := range []*Codec{nil, other} {
+		err := CheckReadable(enc[0], c)
+		if !errors.Is(err, ErrCannotRead) || !strings.Contains(err.Error(), `"k1"`) {
+			t.Fatalf("got %v", err)
 		}
 	}
 }

@@ -20,6 +20,17 @@ import (
 // cli runs the operators' `lnplaylive` with the same settings as the worker.
 func (s *system) cli(stdin string, args ...string) (string, error) {
 	s.t.Helper()
+	return s.run(stdin, nil, args...)
+}
+
+// cliEnv runs the CLI with extra environment (later entries win).
+func (s *system) cliEnv(env []string, args ...string) (string, error) {
+	s.t.Helper()
+	return s.run("", env, args...)
+}
+
+func (s *system) run(stdin string, env []string, args ...string) (string, error) {
+	s.t.Helper()
 	bin, err := testbin.Path("lnplaylive")
 	if err != nil {
 		s.t.Fatal(err)
@@ -27,6 +38,7 @@ func (s *system) cli(stdin string, args ...string) (string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address(), "LNPLAYLIVE_CODEC_KEYS_FILE="+s.codecKeys,
 		"LNPLAYLIVE_TASK_QUEUE="+s.taskQueue)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/niftynei/glightning/glightning"
 
+	"github.com/lnplaylive/lnplaylive/capacity"
+	"github.com/lnplaylive/lnplaylive/codec"
 	"github.com/lnplaylive/lnplaylive/internal/debugserver"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/order"
@@ -142,6 +145,23 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		topts, err := tcfg.Options(log)
 		if err != nil {
 			return err
+		}
+		// A plugin that cannot read what the workers write would answer
+		// every customer with an opaque error: it disables itself now,
+		// with the reason. Temporal being down is no reason to stop
+		// following payments: then it only warns.
+		cdc, err := tcfg.Codec()
+		if err != nil {
+			return err
+		}
+		cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
+		err = capacity.Client{Temporal: tc, TaskQueue: opt.str(OptTaskQueue), DataConverter: topts.DataConverter}.CheckCodec(cctx, cdc)
+		ccancel()
+		if errors.Is(err, codec.ErrCannotRead) {
+			return err
+		}
+		if err != nil {
+			log.Warn("could not check the codec keys against the workers' at start", "error", err)
 		}
 		rpcPath := filepath.Join(info.LightningDir, info.RPCFile)
 		rpc, err := cln.Dial(ctx, rpcPath, "lnplaylive")

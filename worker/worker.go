@@ -124,6 +124,15 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if acts.Progress == nil {
 		acts.Progress = signalProgress{c}
 	}
+	// A worker whose keys cannot read what the other workers wrote would
+	// fail every task it picks up: it refuses to start, saying why.
+	cdc, err := cfg.Temporal.Codec()
+	if err != nil {
+		return err
+	}
+	if err := (capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}).CheckCodec(ctx, cdc); err != nil {
+		return fmt.Errorf("codec keys: %w", err)
+	}
 	if err := ensureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {
 		return err
 	}

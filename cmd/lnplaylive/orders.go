@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/ops"
 	"github.com/lnplaylive/lnplaylive/order"
@@ -35,6 +36,17 @@ func connect(ctx context.Context) (ops.Ops, func(), error) {
 	tq := os.Getenv("LNPLAYLIVE_TASK_QUEUE")
 	if tq == "" {
 		tq = workflows.DefaultTaskQueue
+	}
+	// Keys that cannot read the workers' payloads would make every command
+	// fail obscurely: say so first.
+	cdc, err := cfg.Codec()
+	if err != nil {
+		c.Close()
+		return ops.Ops{}, nil, err
+	}
+	if err := (capacity.Client{Temporal: c, TaskQueue: tq}).CheckCodec(ctx, cdc); err != nil {
+		c.Close()
+		return ops.Ops{}, nil, err
 	}
 	return ops.Ops{Client: c, TaskQueue: tq, DataConverter: opts.DataConverter}, c.Close, nil
 }

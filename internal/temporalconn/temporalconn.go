@@ -67,6 +67,14 @@ func (c Config) WithDefaults() Config {
 }
 
 // Options builds client options; logs go to logger.
+// Codec loads the configured keys; nil when none are configured.
+func (c Config) Codec() (*codec.Codec, error) {
+	if c.CodecKeysFile == "" {
+		return nil, nil
+	}
+	return codec.Load(c.CodecKeysFile)
+}
+
 func (c Config) Options(logger *slog.Logger) (client.Options, error) {
 	c = c.WithDefaults()
 	opts := client.Options{
@@ -77,11 +85,11 @@ func (c Config) Options(logger *slog.Logger) (client.Options, error) {
 	if c.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(c.APIKey)
 	}
-	if c.CodecKeysFile != "" {
-		cd, err := codec.Load(c.CodecKeysFile)
-		if err != nil {
-			return client.Options{}, err
-		}
+	cd, err := c.Codec()
+	if err != nil {
+		return client.Options{}, err
+	}
+	if cd != nil {
 		opts.DataConverter = cd.DataConverter()
 	}
 	useTLS := c.TLS || c.TLSCertPath != "" || c.TLSCAPath != "" || c.APIKey != ""
