@@ -4,7 +4,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test faults bench temporal deps vet clean
+.PHONY: build run test faults bench temporal deps vet clean schemas
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -37,7 +37,12 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
-test: deps temporal vet
+# CLN's schemas, which the stand-ins validate against, come from ../shared;
+# a clone without it fetches them at the pinned tag (verified blob by blob).
+schemas:
+	@if [ -z "$$LNPLAYLIVE_SHARED" ] && [ ! -d ../shared/cln/schemas ]; then $(GO) run ./internal/clnschema/fetchschemas; fi
+
+test: deps temporal vet schemas
 	$(GO) test -count=1 -timeout 15m ./...
 
 # The whole fault suite (make test runs its fast scenarios); the report

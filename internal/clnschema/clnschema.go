@@ -20,22 +20,28 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// Dir finds ../shared/cln/schemas beside this repository, or at
-// $LNPLAYLIVE_SHARED/cln/schemas.
+// Dir finds CLN's schemas: $LNPLAYLIVE_SHARED/cln/schemas when set, else
+// ../shared/cln/schemas beside this repository, else the copy Fetch made
+// in .data (`make test` fetches it when ../shared is absent).
 func Dir() (string, error) {
 	if s := os.Getenv("LNPLAYLIVE_SHARED"); s != "" {
 		return filepath.Join(s, "cln", "schemas"), nil
 	}
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", fmt.Errorf("clnschema: cannot locate the source tree")
+	dir := filepath.Join(root(), "..", "shared", "cln", "schemas")
+	if _, err := os.Stat(dir); err == nil {
+		return dir, nil
 	}
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	dir := filepath.Join(root, "..", "shared", "cln", "schemas")
-	if _, err := os.Stat(dir); err != nil {
-		return "", fmt.Errorf("clnschema: CLN schemas not found at %s (set LNPLAYLIVE_SHARED): %w", dir, err)
+	fetched := filepath.Join(FetchedDir(), "schemas")
+	if _, err := os.Stat(fetched); err == nil {
+		return fetched, nil
 	}
-	return dir, nil
+	return "", fmt.Errorf("clnschema: CLN schemas not found at %s nor %s: set LNPLAYLIVE_SHARED, or run `make schemas` to fetch them at %s", dir, fetched, Tag)
+}
+
+// root is this repository's top directory.
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // Set holds compiled schemas by name: "invoice", "notification/invoice_payment", …
