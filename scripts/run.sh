@@ -4,7 +4,9 @@
 # load the plugin into lightningd, and stops everything on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .data
+# Everything this run keeps (Temporal's database, logs, keys, playgrounds).
+data="${LNPLAYLIVE_DATA_DIR:-$PWD/.data}"
+mkdir -p "$data"
 
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-localhost:7233}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
@@ -12,7 +14,7 @@ port="${TEMPORAL_ADDRESS##*:}"
 ui_port="${LNPLAYLIVE_UI_PORT:-8233}"
 
 # Payloads in Temporal are encrypted (runes never in clear): make a key once.
-export LNPLAYLIVE_CODEC_KEYS_FILE="${LNPLAYLIVE_CODEC_KEYS_FILE:-$PWD/.data/codec.keys}"
+export LNPLAYLIVE_CODEC_KEYS_FILE="${LNPLAYLIVE_CODEC_KEYS_FILE:-$data/codec.keys}"
 if [ ! -s "$LNPLAYLIVE_CODEC_KEYS_FILE" ]; then
 	(umask 077; ./bin/lnplaylive codec-new-key --id dev-1 > "$LNPLAYLIVE_CODEC_KEYS_FILE")
 fi
@@ -28,24 +30,24 @@ trap cleanup INT TERM EXIT
 
 codec_addr="${LNPLAYLIVE_CODEC_ADDR:-127.0.0.1:8081}"
 # Local playgrounds (no SSH, no cloud) keep their files here.
-export LNPLAYLIVE_LOCAL_DIR="${LNPLAYLIVE_LOCAL_DIR:-$PWD/.data/local}"
+export LNPLAYLIVE_LOCAL_DIR="${LNPLAYLIVE_LOCAL_DIR:-$data/local}"
 
 # The Web UI asks the codec server to decode payloads: readable out of the box.
-./bin/temporal server start-dev --db-filename .data/temporal.db \
+./bin/temporal server start-dev --db-filename "$data/temporal.db" \
 	--port "$port" --ui-port "$ui_port" --log-level warn --ui-codec-endpoint "http://$codec_addr" \
 	--search-attribute OrderStatus=Keyword --search-attribute NodeCount=Int --search-attribute Hours=Int \
 	--search-attribute PaidAt=Datetime --search-attribute ExpiresAt=Datetime --search-attribute OrderSource=Keyword \
-	>>.data/temporal.log 2>&1 &
+	>>"$data/temporal.log" 2>&1 &
 pids+=($!)
 until ./bin/temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; do
-	if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "temporal dev server failed; see .data/temporal.log"; exit 1; fi
+	if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "temporal dev server failed; see $data/temporal.log"; exit 1; fi
 	sleep 0.2
 done
-echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, log .data/temporal.log)"
+echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, log $data/temporal.log)"
 
-./bin/lnplaylive-worker 2>>.data/worker.log &
+./bin/lnplaylive-worker 2>>"$data/worker.log" &
 pids+=($!)
-echo "Worker running (log .data/worker.log)"
+echo "Worker running (log $data/worker.log)"
 if [ -n "${LNPLAYLIVE_PROVIDER:-}${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}${LNPLAYLIVE_HOSTS_FILE:-}" ]; then
 	echo "Provider: ${LNPLAYLIVE_PROVIDER:-$([ -n "${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}" ] && echo hetzner || echo hosts)}"
 elif compose=$(docker compose version 2>&1); then
@@ -61,7 +63,7 @@ else
   Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (README: "Try it on your own machine")
 WARN
 fi
-./bin/lnplaylive codec-server --addr "$codec_addr" --ui-origin "http://localhost:$ui_port" 2>>.data/codec-server.log &
+./bin/lnplaylive codec-server --addr "$codec_addr" --ui-origin "http://localhost:$ui_port" 2>>"$data/codec-server.log" &
 pids+=($!)
 echo "Codec server: http://$codec_addr (the Web UI uses it: payloads are readable there)"
 cat <<MSG

@@ -1,0 +1,137 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/proc"
+	"github.com/lnplaylive/lnplaylive/internal/testbin"
+)
+
+// `make run` as a newcomer meets it on a machine with Docker (the docker
+// double on PATH): the script starts everything, picks the local provider,
+// and three CLI commands give a playground; the Web UI, started with the
+// codec endpoint, shows the order's input decoded.
+func TestMakeRunGivesAPlaygroundAndAReadableWebUI(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	repo := filepath.Join(filepath.Dir(file), "..")
+	build := exec.Command("go", "build", "-o", filepath.Join(repo, "bin")+"/", "./cmd/...")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if _, err := devserver.Binary(); err != nil {
+		t.Fatal(err)
+	}
+	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	state := filepath.Join(data, "docker-state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port, ui, codecPort := devserver.FreePort(t), devserver.FreePort(t), devserver.FreePort(t)
+	env := append(os.Environ(), "PATH="+filepath.Dir(docker)+":"+os.Getenv("PATH"), "DOCKER_DOUBLE_STATE="+state,
+		"LNPLAYLIVE_DATA_DIR="+data, fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", port), fmt.Sprintf("LNPLAYLIVE_UI_PORT=%d", ui),
+		fmt.Sprintf("LNPLAYLIVE_CODEC_ADDR=127.0.0.1:%d", codecPort), "LNPLAYLIVE_METRICS_ADDR=off",
+		"LNPLAYLIVE_LOCAL_PORTS=22000-22999", "LNPLAYLIVE_SSH_KEY_FILE="+filepath.Join(data, "no-key"),
+		"HCLOUD_TOKEN=", "LNPLAYLIVE_HOSTS_FILE=", "LNPLAYLIVE_PROVIDER=", "LNPLAYLIVE_CODEC_KEYS_FILE=", "LNPLAYLIVE_TASK_QUEUE=")
+	out := &syncBuffer{}
+	cmd := exec.Command("bash", filepath.Join(repo, "scripts", "run.sh"))
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
+	p, err := proc.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.Stop(syscall.SIGINT, 30*time.Second)
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(data, "worker.log"))
+			t.Logf("make run said:\n%s\nworker log:\n%s", out.String(), log)
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "Ctrl-C stops everything") {
+		if time.Now().After(deadline) {
+			t.Fatalf("make run did not come up:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "Provider: local") {
+		t.Fatalf("make run did not pick the local provider:\n%s", out.String())
+	}
+
+	cli := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(filepath.Join(repo, "bin", "lnplaylive"), args...)
+		c.Env = append(env, "LNPLAYLIVE_CODEC_KEYS_FILE="+filepath.Join(data, "codec.keys"))
+		o, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("lnplaylive %v: %v\n%s", args, err, o)
+		}
+		return string(o)
+	}
+	created := cli("orders", "create", "--nodes", "8", "--hours", "3", "--reason", "demo")
+	id := regexp.MustCompile(`order ([0-9a-f-]{36}) issued`).FindStringSubmatch(created)
+	if id == nil {
+		t.Fatalf("create said %q", created)
+	}
+	watched := cli("orders", "watch", id[1], "--every", "200ms")
+	if !strings.Contains(watched, "is provisioned: 8 nodes") || !strings.Contains(watched, "Heidi (node 8)") {
+		t.Fatalf("watch:\n%s", watched)
+	}
+	sheet := filepath.Join(data, "sheet.html")
+	cli("orders", "sheet", id[1], "-o", sheet)
+	if b, err := os.ReadFile(sheet); err != nil || strings.Count(string(b), "data:image/png") != 8 {
+		t.Fatalf("sheet: %v", err)
+	}
+
+	// The order ends (its page then stops long-polling, which a headless
+	// browser would wait on forever), and the playground goes down -v.
+	cli("orders", "teardown", id[1], "--yes")
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(cli("orders", "show", id[1], "--json"), `"status": "expired"`); {
+		if time.Now().After(deadline) {
+			t.Fatal("the order did not end")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// The Web UI's page of the order: its input decoded by the codec
+	// server, not shown as an encrypted blob.
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is missing: run `make deps`")
+	}
+	page := fmt.Sprintf("http://localhost:%d/namespaces/default/workflows/lnplaylive-%s", ui, id[1])
+	var dom string
+	for attempt := 0; attempt < 3; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		b, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
+			"--virtual-time-budget=5000", "--dump-dom", page).Output()
+		cancel()
+		if err != nil {
+			t.Fatalf("chromium: %v", err)
+		}
+		dom = string(b)
+		if strings.Contains(dom, id[1]) && strings.Contains(dom, "node_count") {
+			break
+		}
+	}
+	if !strings.Contains(dom, "node_count") || !strings.Contains(dom, "demo") {
+		t.Fatalf("the Web UI does not show the order's decoded input (%d bytes of DOM)", len(dom))
+	}
+	if strings.Contains(dom, "binary/encrypted") {
+		t.Fatal("the Web UI shows an encrypted payload")
+	}
+}
