@@ -74,6 +74,12 @@ func (f fixture) bootstrapTopology(t *testing.T, orderID string, n int, topo ord
 // returns the node ids.
 func checkNodes(t *testing.T, pg Playground, n int) []string {
 	t.Helper()
+	return checkNodesAt(t, pg, n, 9735)
+}
+
+// checkNodesAt is checkNodes for a host whose p2p ports start at p2pBase+1.
+func checkNodesAt(t *testing.T, pg Playground, n, p2pBase int) []string {
+	t.Helper()
 	if len(pg.Nodes) != n || len(pg.ConnectionStrings) != n {
 		t.Fatalf("%d nodes and %d connection strings for %d nodes", len(pg.Nodes), len(pg.ConnectionStrings), n)
 	}
@@ -86,7 +92,7 @@ func checkNodes(t *testing.T, pg Playground, n int) []string {
 		if m[1] != node.ID || m[2] != fmt.Sprint(6001+i) || m[3] != node.Rune {
 			t.Fatalf("node %d: connection string disagrees with the node's details", i+1)
 		}
-		if node.Index != i+1 || node.Alias != Alias(i+1) || node.Host != "127.0.0.1" || node.WSPort != 6001+i || node.P2PPort != 9736+i {
+		if node.Index != i+1 || node.Alias != Alias(i+1) || node.Host != "127.0.0.1" || node.WSPort != 6001+i || node.P2PPort != p2pBase+1+i {
 			t.Fatalf("node %d: %+v", i+1, node)
 		}
 		ids[i] = node.ID
@@ -105,7 +111,7 @@ func checkNodes(t *testing.T, pg Playground, n int) []string {
 		if err := json.Unmarshal([]byte(u.Query().Get("configuration")), &conf); err != nil {
 			t.Fatal(err)
 		}
-		if conf.Address != fmt.Sprintf("%s@127.0.0.1:%d", node.ID, 9736+i) || conf.Connection.Type != "proxy" ||
+		if conf.Address != fmt.Sprintf("%s@127.0.0.1:%d", node.ID, p2pBase+1+i) || conf.Connection.Type != "proxy" ||
 			conf.Connection.Value != DefaultClamsProxy || conf.Token != node.Rune {
 			t.Fatalf("node %d: Clams configuration %+v", i+1, conf.Connection)
 		}

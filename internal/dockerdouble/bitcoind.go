@@ -36,6 +36,9 @@ type net struct {
 	MinedAt  map[int]int64    `json:"mined_at"`
 	Nodes    map[string]*node `json:"nodes"`
 	Channels []*channel       `json:"channels"`
+	// real: the nodes are real lightningd processes (real.go); blocks and
+	// the wallet's payments then also land on their chain.
+	real *realCLN
 }
 
 // walletSend is one output of a wallet transaction, as listtransactions
@@ -54,6 +57,7 @@ func (st *state) net(project string) *net {
 		n = &net{Owned: map[string]bool{}, Mined: map[string][2]int{}, MinedAt: map[int]int64{}, Nodes: map[string]*node{}}
 		st.Nets[project] = n
 	}
+	n.real = realMode(st.dir, project)
 	return n
 }
 
@@ -234,7 +238,13 @@ func (n *net) bitcoinCLI(st *state, argv []string) (string, string, int) {
 		if !validAddress(args[2]) {
 			return rpcError(m, -5, "Error: Invalid address")
 		}
-		b, _ := json.Marshal(n.mine(st, blocks, args[2]))
+		hashes := n.mine(st, blocks, args[2])
+		if n.real != nil {
+			if _, err := n.real.chain("generatetoaddress", strconv.Itoa(blocks)); err != nil {
+				return rpcError(m, -1, err.Error())
+			}
+		}
+		b, _ := json.Marshal(hashes)
 		return string(b) + "\n", m, 0
 	case "getreceivedbyaddress":
 		if len(args) < 2 || !validAddress(args[1]) {
@@ -284,6 +294,13 @@ func (n *net) sendmany(st *state, args []string) (string, string, int) {
 		sat := int64(btc*1e8 + 0.5)
 		n.Sends = append(n.Sends, walletSend{Txid: txid, Vout: k, Address: a, Sat: sat, Time: time.Now().Unix()})
 		st.Funded[a]++
+		if n.real != nil {
+			// The chain stand-in pays each output from a made-up input: the
+			// node sees its funds once the next block is mined.
+			if _, err := n.real.chain("faucet", a, strconv.FormatFloat(float64(sat)/1e8, 'f', 8, 64)); err != nil {
+				return rpcError(m, -1, err.Error())
+			}
+		}
 		// A node's wallet learns of the output only from a block.
 		for _, nd := range n.Nodes {
 			if nd.Addrs[a] != "" {

@@ -44,6 +44,8 @@ type state struct {
 	Nets map[string]*net `json:"nets"`
 	// faults is the armed "never-confirm" lines (not saved).
 	faults []string
+	// dir is the state directory (not saved).
+	dir string
 }
 
 func main() {
@@ -66,9 +68,21 @@ func main() {
 			fail(err.Error())
 		}
 	}
-	st := load(dir)
-	out, method, code := run(st, os.Args[1:])
-	save(dir, st)
+	var out, method string
+	var code int
+	if r, compose, svc, cli, ok := realLightningCall(dir, os.Args[1:]); ok {
+		// A real node answers; it needs no model, and the lock is not held
+		// while it works (nodes open channels in parallel).
+		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		out, method, code = r.lightningCLI(compose, svc, cli)
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			fail(err.Error())
+		}
+	} else {
+		st := load(dir)
+		out, method, code = run(st, os.Args[1:])
+		save(dir, st)
+	}
 	kill := consumeFault(dir, method)
 	_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	fmt.Print(out)
@@ -76,6 +90,29 @@ func main() {
 		killSession()
 	}
 	os.Exit(code)
+}
+
+// realLightningCall recognises `compose -p P -f F exec -T cln-<i>
+// lightning-cli …` in real mode.
+func realLightningCall(dir string, args []string) (r *realCLN, compose, svc string, cli []string, ok bool) {
+	if len(args) < 8 || args[0] != "compose" || args[1] != "-p" || args[3] != "-f" || args[5] != "exec" {
+		return nil, "", "", nil, false
+	}
+	rest := args[6:]
+	if rest[0] == "-T" {
+		rest = rest[1:]
+	}
+	if len(rest) < 2 || !strings.HasPrefix(rest[0], "cln-") || rest[1] != "lightning-cli" {
+		return nil, "", "", nil, false
+	}
+	if r = realMode(dir, args[2]); r == nil {
+		return nil, "", "", nil, false
+	}
+	b, err := os.ReadFile(args[4])
+	if err != nil {
+		return nil, "", "", nil, false
+	}
+	return r, string(b), rest[0], rest[2:], true
 }
 
 func fail(msg string) {
@@ -94,7 +131,7 @@ func record(dir string, args []string) {
 }
 
 func load(dir string) *state {
-	st := &state{Projects: map[string]bool{}, Funded: map[string]int{}, Nets: map[string]*net{}}
+	st := &state{Projects: map[string]bool{}, Funded: map[string]int{}, Nets: map[string]*net{}, dir: dir}
 	if b, err := os.ReadFile(filepath.Join(dir, "state.json")); err == nil {
 		if err := json.Unmarshal(b, st); err != nil {
 			fail("state: " + err.Error())
@@ -160,6 +197,12 @@ func run(st *state, args []string) (string, string, int) {
 		st.Projects[project] = true
 		compose, _ := os.ReadFile(file)
 		st.net(project).up(string(compose))
+		if r := realMode(st.dir, project); r != nil {
+			if err := r.up(string(compose)); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return "", "up", 1
+			}
+		}
 		return "", "up", 0
 	case "exec":
 		if !st.Projects[project] {
@@ -231,6 +274,9 @@ func composeDown(st *state, project string, args []string) (string, string, int)
 	delete(st.Projects, project)
 	if volumes {
 		delete(st.Nets, project)
+		if r := realMode(st.dir, project); r != nil {
+			r.down()
+		}
 	}
 	return "", "down", 0
 }

@@ -39,6 +39,13 @@ func StartOnPort(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.Public
 // several machines (several orders) can share one SSH port.
 func StartAt(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, listen string, port int) *Machine {
 	t.Helper()
+	return StartEnv(t, hostKey, authorized, listen, port, nil)
+}
+
+// StartEnv is StartAt with more environment for the double (its real mode:
+// DOCKER_DOUBLE_CLN and DOCKER_DOUBLE_CHAIN).
+func StartEnv(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, listen string, port int, env map[string]string) *Machine {
+	t.Helper()
 	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +62,17 @@ func StartAt(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey,
 	}
 	m.SSHD = sshdtest.Start(t, sshdtest.Config{
 		HostKey: hostKey, Authorized: authorized, PathPrefix: filepath.Dir(docker),
-		Env: map[string]string{"DOCKER_DOUBLE_STATE": m.StateDir}, Port: port, Listen: listen,
+		Env: envWith(env, "DOCKER_DOUBLE_STATE", m.StateDir), Port: port, Listen: listen,
 	})
 	return m
+}
+
+func envWith(env map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for ek, ev := range env {
+		out[ek] = ev
+	}
+	return out
 }
 
 // State is the double's model of the machine's playgrounds.

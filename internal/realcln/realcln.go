@@ -43,6 +43,25 @@ func shared() string {
 	return filepath.Join(root(), "..", "shared")
 }
 
+// Paths are the unpacked build and the chain stand-in (fake-bitcoin-cli).
+// A clone without ../shared skips: the real build comes from there.
+func Paths(t testing.TB) (build, chain string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(shared(), "cln")); err != nil {
+		// CI and the developers' machines have it.
+		t.Skipf("no real Core Lightning build: %s is absent (set LNPLAYLIVE_SHARED)", filepath.Join(shared(), "cln"))
+	}
+	build = filepath.Join(root(), ".data", "cln-"+Version)
+	if _, err := os.Stat(filepath.Join(build, "lightningd", "lightningd")); err != nil {
+		t.Fatalf("the real Core Lightning build is not unpacked at %s: run `make deps`", build)
+	}
+	chain = filepath.Join(shared(), "cln", "fake-bitcoind", "fake-bitcoin-cli")
+	if _, err := os.Stat(chain); err != nil {
+		t.Fatalf("the regtest chain stand-in is missing at %s (set LNPLAYLIVE_SHARED)", chain)
+	}
+	return build, chain
+}
+
 // Start runs a node on a chain of its own until the test ends. The build
 // is unpacked into .data by `make deps`.
 func Start(t testing.TB, extra ...string) *Node {
@@ -63,20 +82,8 @@ func StartNet(t testing.TB, n int, extra ...string) []*Node {
 // StartOn runs a node on the chain in file chain ("": a new one).
 func StartOn(t testing.TB, chain string, extra ...string) *Node {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(shared(), "cln")); err != nil {
-		// A clone without ../shared (and without LNPLAYLIVE_SHARED) has no
-		// real build to run; CI and the developers' machines have it.
-		t.Skipf("no real Core Lightning build: %s is absent (set LNPLAYLIVE_SHARED)", filepath.Join(shared(), "cln"))
-	}
-	build := filepath.Join(root(), ".data", "cln-"+Version)
+	build, fake := Paths(t)
 	lightningd := filepath.Join(build, "lightningd", "lightningd")
-	if _, err := os.Stat(lightningd); err != nil {
-		t.Fatalf("the real Core Lightning build is not unpacked at %s: run `make deps`", build)
-	}
-	fake := filepath.Join(shared(), "cln", "fake-bitcoind", "fake-bitcoin-cli")
-	if _, err := os.Stat(fake); err != nil {
-		t.Fatalf("the regtest chain stand-in is missing at %s (set LNPLAYLIVE_SHARED)", fake)
-	}
 	dir, err := os.MkdirTemp("", "realcln")
 	if err != nil {
 		t.Fatal(err)
