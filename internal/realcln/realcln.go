@@ -13,7 +13,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -142,6 +144,27 @@ func (n *Node) Call(method string, args ...string) (json.RawMessage, error) {
 		return nil, fmt.Errorf("%s: %v: %s%s", method, err, strings.TrimSpace(stdout.String()), strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
+}
+
+// StopDirs stops the lightningd of each lightning-dir (nodes other code
+// started, e.g. the docker double's) and waits until each has exited, so
+// its directory can be removed.
+func StopDirs(build string, dirs ...string) {
+	cli := filepath.Join(build, "cli", "lightning-cli")
+	for _, d := range dirs {
+		pidText, _ := os.ReadFile(filepath.Join(d, "lightningd-regtest.pid"))
+		_ = exec.Command(cli, "--lightning-dir="+d, "--network=regtest", "stop").Run()
+		pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+		if err != nil {
+			continue
+		}
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if syscall.Kill(pid, 0) != nil {
+				break
+			}
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 // Bitcoin runs the chain stand-in (fake-bitcoin-cli) on the node's chain:
