@@ -13,22 +13,30 @@ import (
 	"github.com/lnplaylive/lnplaylive/order"
 )
 
+// dockerOnPath builds the docker double and returns a PATH that finds it
+// first, and its state directory under base: a machine "with Docker".
+func dockerOnPath(t *testing.T, base string) (path, state string) {
+	t.Helper()
+	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	state = filepath.Join(base, "docker-state")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(docker) + ":" + os.Getenv("PATH"), state
+}
+
 // The local provider: `make run` on a machine with Docker and nothing
 // else configured. The worker finds `docker compose` (the docker double on
 // its PATH), plays on this machine without SSH, and an operator's order
 // becomes a playground, then goes `down -v`, as on a pool.
 func TestLocalProviderRunsAPlaygroundOnThisMachine(t *testing.T) {
-	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := t.TempDir()
-	state := filepath.Join(base, "docker-state")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	path, state := dockerOnPath(t, base)
 	s := newSystem(t, options{workerEnv: []string{
-		"PATH=" + filepath.Dir(docker) + ":" + os.Getenv("PATH"), "DOCKER_DOUBLE_STATE=" + state,
+		"PATH=" + path, "DOCKER_DOUBLE_STATE=" + state,
 		"LNPLAYLIVE_LOCAL_DIR=" + filepath.Join(base, "orders"), "LNPLAYLIVE_LOCAL_PORTS=21000-21999",
 		"LNPLAYLIVE_SSH_KEY_FILE=" + filepath.Join(base, "no-key"), "LNPLAYLIVE_PROVIDER="}})
 	out, err := s.cli("", "orders", "create", "--nodes", "8", "--hours", "3", "--reason", "demo", "--json")

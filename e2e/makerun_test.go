@@ -15,7 +15,6 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
 )
 
 // `make run` as a newcomer meets it on a machine with Docker (the docker
@@ -33,17 +32,10 @@ func TestMakeRunGivesAPlaygroundAndAReadableWebUI(t *testing.T) {
 	if _, err := devserver.Binary(); err != nil {
 		t.Fatal(err)
 	}
-	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := t.TempDir()
-	state := filepath.Join(data, "docker-state")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	path, state := dockerOnPath(t, data)
 	port, ui, codecPort := devserver.FreePort(t), devserver.FreePort(t), devserver.FreePort(t)
-	env := append(os.Environ(), "PATH="+filepath.Dir(docker)+":"+os.Getenv("PATH"), "DOCKER_DOUBLE_STATE="+state,
+	env := append(os.Environ(), "PATH="+path, "DOCKER_DOUBLE_STATE="+state,
 		"LNPLAYLIVE_DATA_DIR="+data, fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", port), fmt.Sprintf("LNPLAYLIVE_UI_PORT=%d", ui),
 		fmt.Sprintf("LNPLAYLIVE_CODEC_ADDR=127.0.0.1:%d", codecPort), "LNPLAYLIVE_METRICS_ADDR=off",
 		"LNPLAYLIVE_LOCAL_PORTS=22000-22999", "LNPLAYLIVE_SSH_KEY_FILE="+filepath.Join(data, "no-key"),

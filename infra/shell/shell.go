@@ -78,6 +78,33 @@ func ReadLines(r io.Reader, onLine func(string)) ([]byte, error) {
 	}
 }
 
+// Finish reads a started command's output to its end and waits for it;
+// when ctx ends first, kill stops the command and ctx's error is returned.
+// A non-zero exit is an error carrying the end of stderr.
+func Finish(ctx context.Context, stdout io.Reader, stderr *Tail, wait func() error, kill func(), onLine func(string)) ([]byte, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-ctx.Done():
+			kill()
+		case <-done:
+		}
+	}()
+	out, readErr := ReadLines(stdout, onLine)
+	waitErr := wait()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	if waitErr != nil {
+		return nil, fmt.Errorf("command failed: %w: %s", waitErr, stderr.String())
+	}
+	return out, nil
+}
+
 // Tail keeps the last 2 KiB written to it: enough of stderr to say what
 // failed, never an unbounded copy.
 type Tail struct{ b []byte }
@@ -134,27 +161,7 @@ func (l Local) Run(ctx context.Context, cmd string, onLine func(string)) ([]byte
 	if err := c.Start(); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-		case <-done:
-		}
-	}()
-	out, readErr := ReadLines(stdout, onLine)
-	waitErr := c.Wait()
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if readErr != nil {
-		return nil, readErr
-	}
-	if waitErr != nil {
-		return nil, fmt.Errorf("command failed: %w: %s", waitErr, stderr.String())
-	}
-	return out, nil
+	return Finish(ctx, stdout, &stderr, c.Wait, func() { _ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }, onLine)
 }
 
 // Close implements Session.

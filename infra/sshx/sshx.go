@@ -140,28 +140,11 @@ func (c *Client) Run(ctx context.Context, cmd string, onLine func(string)) ([]by
 	if err := s.Start(cmd); err != nil {
 		return nil, fmt.Errorf("ssh start: %w", err)
 	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = s.Signal(ssh.SIGKILL)
-			s.Close()
-		case <-done:
-		}
-	}()
-	out, readErr := shell.ReadLines(stdout, onLine)
-	waitErr := s.Wait()
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
+	out, err := shell.Finish(ctx, stdout, &stderr, s.Wait, func() { _ = s.Signal(ssh.SIGKILL); s.Close() }, onLine)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("remote %w", err)
 	}
-	if readErr != nil {
-		return nil, readErr
-	}
-	if waitErr != nil {
-		return nil, fmt.Errorf("remote command failed: %w: %s", waitErr, stderr.String())
-	}
-	return out, nil
+	return out, err
 }
 
 func (c *Client) sftpClient() (*sftp.Client, error) {

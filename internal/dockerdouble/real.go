@@ -49,21 +49,25 @@ var (
 	aliasOption = regexp.MustCompile(`"--alias=([^"]+)"`)
 )
 
-// p2pPorts reads each node's published p2p port from the compose file:
-// the double's nodes listen there, as the containers' 9735 is published.
-func p2pPorts(compose string) map[string]string {
-	ports := map[string]string{}
+// perService reads, for each cln-<i> service of the compose file, the
+// first submatch of re in its lines.
+func perService(compose string, re *regexp.Regexp) map[string]string {
+	found := map[string]string{}
 	svc := ""
 	for _, line := range strings.Split(compose, "\n") {
 		if m := serviceLine.FindStringSubmatch(line); m != nil {
 			svc = m[1]
 		}
-		if m := p2pMapping.FindStringSubmatch(line); m != nil && svc != "" {
-			ports[svc] = m[1]
+		if m := re.FindStringSubmatch(line); m != nil && svc != "" {
+			found[svc] = m[1]
 		}
 	}
-	return ports
+	return found
 }
+
+// p2pPorts reads each node's published p2p port from the compose file:
+// the double's nodes listen there, as the containers' 9735 is published.
+func p2pPorts(compose string) map[string]string { return perService(compose, p2pMapping) }
 
 // up starts every node that is not running, with the compose file's
 // alias and the playground's developer options.
@@ -71,16 +75,7 @@ func (r *realCLN) up(compose string) error {
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return err
 	}
-	aliases := map[string]string{}
-	svc := ""
-	for _, line := range strings.Split(compose, "\n") {
-		if m := serviceLine.FindStringSubmatch(line); m != nil {
-			svc = m[1]
-		}
-		if m := aliasOption.FindStringSubmatch(line); m != nil && svc != "" {
-			aliases[svc] = m[1]
-		}
-	}
+	aliases := perService(compose, aliasOption)
 	for svc, port := range p2pPorts(compose) {
 		if _, err := r.cli(svc, "getinfo"); err == nil {
 			continue
