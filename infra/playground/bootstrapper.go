@@ -206,7 +206,9 @@ func (b *Bootstrapper) open(ctx context.Context, host infra.Host, progress func(
 		return shell.Local{}, nil
 	}
 	if b.cfg.Signer == nil {
-		return nil, &infra.PermanentError{Reason: "no SSH key configured (LNPLAYLIVE_SSH_KEY_FILE): remote hosts cannot be bootstrapped"}
+		// Retried like an unconfigured bootstrapper: an operator who adds
+		// the key and restarts the worker still gets the order deployed.
+		return nil, errors.New("no SSH key configured (LNPLAYLIVE_SSH_KEY_FILE): remote hosts cannot be bootstrapped")
 	}
 	hostKey, _, _, _, err := ssh.ParseAuthorizedKey([]byte(host.HostKey))
 	if err != nil {
