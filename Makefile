@@ -43,7 +43,7 @@ schemas:
 	@if [ -z "$$LNPLAYLIVE_SHARED" ] && [ ! -d ../shared/cln/schemas ]; then $(GO) run ./internal/clnschema/fetchschemas; fi
 
 test: deps temporal vet schemas
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 25m ./...
 
 # The whole fault suite (make test runs its fast scenarios); the report
 # table is printed and written to .data/faults.md.
