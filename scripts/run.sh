@@ -53,11 +53,12 @@ if [ -n "${LNPLAYLIVE_PROVIDER:-}${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}${LNPLAY
 elif compose=$(docker compose version 2>&1); then
 	echo "Provider: local (this machine's Docker: $compose; playgrounds under $LNPLAYLIVE_LOCAL_DIR)"
 else
+	compose=$(printf '%s' "${compose:-docker: command not found}" | head -n 1)
 	cat <<WARN
 
   *** NO CAPACITY CONFIGURED: every order will be refused ("no capacity configured"). ***
   Playgrounds on this machine need Docker Engine with its Compose plugin;
-  \`docker compose version\` says: ${compose:-docker: command not found}
+  \`docker compose version\` says: $compose
     install it (https://docs.docker.com/engine/install/), then run make run again.
   Or deploy on Hetzner:       HCLOUD_TOKEN=… make run
   Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (README: "Try it on your own machine")
