@@ -25,6 +25,16 @@ progress() { echo "PROGRESS $1 $2"; }
 fail() { echo "FAIL $*"; exit 4; }
 # until_ok <tries> <cmd…>: run cmd once a second until it succeeds.
 until_ok() { n=$1; shift; until "$@" >/dev/null 2>&1; do n=$((n-1)); [ "$n" -gt 0 ] || return 1; sleep 1; done; }
+# wait_all <step> <tries> <check> <reason>: every node passes check (tried
+# once a second), counted in the step's progress; else fail with the reason.
+wait_all() {
+	ready=0
+	for i in $(seq 1 "$N"); do
+		until_ok "$2" "$3" "$i" || fail "node $i $4"
+		ready=$((ready + 1))
+		progress "$1" "$ready"
+	done
+}
 mine() { wbtc generatetoaddress "$1" "$(cat "$DIR/miner-address")" >/dev/null; }
 id_of() { sed -n "$1p" "$DIR/node-ids"; }
 # planned <node>: how many channels the plan gives the node, either end.
@@ -72,12 +82,7 @@ done
 [ -z "$outputs" ] || wbtc sendmany "" "{$outputs}" >/dev/null
 mine 1
 funded() { lnc "$1" listfunds | jq -e '([.outputs[] | select(.status == "confirmed")] | length) + (.channels | length) > 0'; }
-ready=0
-for i in $(seq 1 "$N"); do
-	until_ok 60 funded "$i" || fail "node $i does not see its funding after 60 s"
-	ready=$((ready + 1))
-	progress funding_nodes "$ready"
-done
+wait_all funding_nodes 60 funded "does not see its funding after 60 s"
 
 progress connecting_nodes 0
 if ! grep -q '^channel ' "$PLAN"; then
@@ -145,12 +150,7 @@ done
 progress checking_routes 0
 want=$((2 * $(grep -c '^channel ' "$PLAN")))
 gossiped() { [ "$(lnc "$1" listchannels | jq '[.channels[] | select(.active)] | length')" -ge "$want" ]; }
-ready=0
-for i in $(seq 1 "$N"); do
-	until_ok 120 gossiped "$i" || fail "node $i learnt fewer than $want channel directions by gossip in 2 minutes"
-	ready=$((ready + 1))
-	progress checking_routes "$ready"
-done
+wait_all checking_routes 120 gossiped "learnt fewer than $want channel directions by gossip in 2 minutes"
 
 # The proof: one real payment between the two nodes farthest apart.
 if proof=$(grep '^proof ' "$PLAN"); then

@@ -184,24 +184,14 @@ func rpcError(method string, code int, msg string) (string, string, int) {
 
 // bitcoinCLI answers bitcoin-cli with Bitcoin Core's semantics.
 func (n *net) bitcoinCLI(st *state, argv []string) (string, string, int) {
-	var args []string
-	walletCall := false
-	for _, a := range argv {
-		switch {
-		case strings.HasPrefix(a, "-rpcwallet="):
-			walletCall = true
-		case strings.HasPrefix(a, "-"):
-		default:
-			args = append(args, a)
-		}
-	}
+	// With one wallet loaded, bitcoin-cli reaches it with or without
+	// -rpcwallet: the flags change nothing here.
+	_, args := splitArgs(argv)
 	if len(args) == 0 {
 		return "", "", usage(argv)
 	}
 	m := args[0]
 	walletMethods := map[string]bool{"getwalletinfo": true, "getnewaddress": true, "getreceivedbyaddress": true, "sendmany": true, "listtransactions": true}
-	// With one wallet loaded, bitcoin-cli reaches it without -rpcwallet.
-	_ = walletCall
 	if walletMethods[m] && !n.Wallet {
 		return rpcError(m, -18, "Requested wallet does not exist or is not loaded")
 	}

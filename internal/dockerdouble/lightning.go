@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,17 +107,8 @@ func (n *net) lightningCLI(st *state, nd *node, argv []string) (string, string, 
 	if dir, err := clnschema.Dir(); err == nil {
 		schemas = clnschema.Load(dir)
 	}
-	named := false
-	var args []string
-	for _, a := range argv {
-		switch {
-		case a == "-k":
-			named = true
-		case strings.HasPrefix(a, "-"):
-		default:
-			args = append(args, a)
-		}
-	}
+	flags, args := splitArgs(argv)
+	named := slices.Contains(flags, "-k")
 	if len(args) == 0 {
 		return "", "", usage(argv)
 	}

@@ -281,6 +281,19 @@ func composeDown(st *state, project string, args []string) (string, string, int)
 	return "", "down", 0
 }
 
+// splitArgs separates a command line's flags (words starting with "-")
+// from its words.
+func splitArgs(argv []string) (flags, words []string) {
+	for _, a := range argv {
+		if strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+		} else {
+			words = append(words, a)
+		}
+	}
+	return flags, words
+}
+
 func usage(args []string) int {
 	fmt.Fprintf(os.Stderr, "dockerdouble: unsupported invocation %q\n", args)
 	return 2
