@@ -5,10 +5,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -o /out/lnplaylive-worker ./cmd/lnplaylive-worker
+RUN CGO_ENABLED=0 go build -trimpath -o /out/ ./cmd/lnplaylive-worker ./cmd/lnplaylive
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/lnplaylive-worker /usr/local/bin/lnplaylive-worker
+COPY --from=build /out/lnplaylive-worker /out/lnplaylive /usr/local/bin/
 USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/lnplaylive-worker"]

@@ -4,7 +4,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test faults bench temporal deps vet clean schemas
+.PHONY: build run test faults bench temporal deps vet clean schemas stack stack-bin stack-deps test-stack
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -33,6 +33,41 @@ deps:
 		mkdir -p .data && tar xJf $(CLN_TARBALL) -C .data/; \
 	fi
 
+# The production shape without containers (issue 16): Temporal's server and
+# SQL schema tool at the version the CLI embeds, and the Web UI server, all
+# built from their Go modules (no replace directives); PostgreSQL from
+# Debian. Built once, cached in bin/.
+TEMPORAL_SERVER_VERSION := v1.29.1
+TEMPORAL_UI_VERSION := v2.42.1
+STACK_BIN := $(BIN)/temporal-server $(BIN)/temporal-sql-tool $(BIN)/temporal-ui-server
+stack-bin: $(STACK_BIN)
+$(BIN)/temporal-server $(BIN)/temporal-sql-tool &:
+	rm -rf $(BIN)/.temporal-server && mkdir -p $(BIN)/.temporal-server
+	GOBIN=$(BIN)/.temporal-server $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
+	mv $(BIN)/.temporal-server/server $(BIN)/temporal-server
+	mv $(BIN)/.temporal-server/sql $(BIN)/temporal-sql-tool
+	rmdir $(BIN)/.temporal-server
+$(BIN)/temporal-ui-server:
+	rm -rf $(BIN)/.temporal-ui && mkdir -p $(BIN)/.temporal-ui
+	GOBIN=$(BIN)/.temporal-ui $(GO) install github.com/temporalio/ui-server/v2/cmd/server@$(TEMPORAL_UI_VERSION)
+	mv $(BIN)/.temporal-ui/server $(BIN)/temporal-ui-server
+	rmdir $(BIN)/.temporal-ui
+
+stack-deps:
+	@dpkg -s postgresql >/dev/null 2>&1 || { echo "installing postgresql"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+# PostgreSQL + Temporal's four services + Web UI + two workers + codec
+# server, on this machine; Ctrl-C stops it, .data/stack keeps the data.
+stack: build stack-deps stack-bin
+	./bin/lnplaylive-stack
+
+# The system tests against that stack (they start their own, without the
+# Web UI, so its build is not needed here).
+test-stack: deps stack-deps temporal $(BIN)/temporal-server $(BIN)/temporal-sql-tool build
+	mkdir -p .data; set -o pipefail; LNPLAYLIVE_STACK=1 LNPLAYLIVE_FAULTS_REPORT=$(CURDIR)/.data/stack-faults.md $(GO) test -count=1 -timeout 25m -run 'TestStack' -v ./e2e 2>&1 | \
+		grep -E '^\s*(---|\|)|^(ok|FAIL|PASS)|_test\.go:[0-9]+: '
+
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
@@ -58,7 +93,7 @@ faults: deps temporal
 # BENCHMARKS.md. Not part of make test: a slow machine must not fail tests.
 # LNPLAYLIVE_BENCH_ORDERS (default 10000) sizes the live-orders fill.
 # Profiles of the run go to .data/bench.
-bench: deps temporal
+bench: deps temporal stack-deps stack-bin
 	mkdir -p .data/bench
 	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
 		$(GO) test -count=1 -timeout 30m -run 'TestBenchmarks' -v ./e2e 2>&1 | tee .data/bench.log | \

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +16,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/lnplaylive/lnplaylive/infra/playground"
+	"github.com/lnplaylive/lnplaylive/internal/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -37,11 +41,23 @@ type faultEnv struct {
 	ips      map[string]string // order → its machine's loopback address
 	machines map[string]*playgroundtest.Machine
 	orders   []string
+	// extraNodes are more lightningd stand-ins whose paid invoices count.
+	extraNodes []*clntest.Node
+	// hours is each order's paid time, extensions included.
+	hours map[string]int
+	// paidElsewhere are orders paid on a real lightningd.
+	paidElsewhere map[string]bool
 }
 
 func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
+	return newFaultEnvWith(t, configure, options{})
+}
+
+// newFaultEnvWith is newFaultEnv with system options (a stack, more workers).
+func newFaultEnvWith(t *testing.T, configure func(api *hetznertest.API), o options) *faultEnv {
 	d := newDeployment(t)
-	f := &faultEnv{d: d, t: t, ips: map[string]string{}, machines: map[string]*playgroundtest.Machine{}}
+	f := &faultEnv{d: d, t: t, ips: map[string]string{}, machines: map[string]*playgroundtest.Machine{}, hours: map[string]int{},
+		paidElsewhere: map[string]bool{}}
 	d.api.AddressFor = func(name string) string {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -55,25 +71,51 @@ func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
 		t.Fatal(err)
 	}
 	env := append(d.env, "LNPLAYLIVE_REMOTE_DIR="+filepath.Join(base, "orders"), "LNPLAYLIVE_READY_MARKER="+filepath.Join(base, "ready"))
-	f.system = newSystem(t, options{workerEnv: env, pluginOptions: map[string]any{
+	o.workerEnv = env
+	opts := map[string]any{
 		"lnplaylive-dev-hour-seconds": int(devHour / time.Second),
 		"lnplaylive-max-live-orders":  50,
-	}})
+	}
+	maps.Copy(opts, o.pluginOptions)
+	o.pluginOptions = opts
+	f.system = newSystem(t, o)
 	return f
 }
 
-// order creates an order and its machine (a real sshd on its own loopback
-// address, presenting the order's derived host key).
-func (f *faultEnv) order() string {
-	r := f.createOrder(map[string]any{"node_count": 8, "hours": 3})
+// order creates a 3-hour order and its machine (a real sshd on its own
+// loopback address, presenting the order's derived host key).
+func (f *faultEnv) order() string { return f.orderOn(f.plugin) }
+
+// orderOn creates a 3-hour order through a given plugin.
+func (f *faultEnv) orderOn(p *clntest.Plugin) string { return f.orderFor(p, 3) }
+
+// orderFor creates an order of so many hours through a given plugin.
+func (f *faultEnv) orderFor(p *clntest.Plugin, hours int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	raw, rerr := p.Call(ctx, "lnplaylive-createorder", map[string]any{"node_count": 8, "hours": hours})
+	if rerr != nil {
+		f.t.Fatalf("createorder: %v", rerr)
+	}
+	var r order.CreateReply
+	if err := json.Unmarshal(raw, &r); err != nil {
+		f.t.Fatal(err)
+	}
 	id := string(r.BOLT11InvoiceID)
+	f.adopt(id, hours)
+	return id
+}
+
+// adopt gives an order made elsewhere (a real lightningd) its machine and
+// its place in the accounting.
+func (f *faultEnv) adopt(id string, hours int) {
 	f.mu.Lock()
 	ip := fmt.Sprintf("127.0.0.%d", 10+len(f.orders))
 	f.ips[id] = ip
 	f.orders = append(f.orders, id)
+	f.hours[id] = hours
 	f.mu.Unlock()
 	f.machines[id] = playgroundtest.StartAt(f.t, f.d.keys.For(id).Private, f.d.operator.PublicKey(), ip, f.d.sshPort)
-	return id
 }
 
 func (f *faultEnv) pay(id string) {
@@ -116,10 +158,12 @@ func (f *faultEnv) converge(scenario string, timeout time.Duration) faultRow {
 		}
 	}
 	row := faultRow{scenario: scenario, orders: len(f.orders)}
-	paid := map[string]bool{}
-	for _, inv := range f.node.Invoices() {
-		if inv.Status == "paid" {
-			paid[strings.TrimPrefix(inv.Label, "lnplaylive-")] = true
+	paid := maps.Clone(f.paidElsewhere)
+	for _, n := range append([]*clntest.Node{f.node}, f.extraNodes...) {
+		for _, inv := range n.Invoices() {
+			if inv.Status == "paid" {
+				paid[strings.TrimPrefix(inv.Label, "lnplaylive-")] = true
+			}
 		}
 	}
 	for _, id := range f.orders {
@@ -137,7 +181,7 @@ func (f *faultEnv) converge(scenario string, timeout time.Duration) faultRow {
 		}
 		deleted := f.d.api.DeletedAt(id)
 		if res.Payment != nil && !deleted.IsZero() {
-			expiry := res.Payment.PaidAt.Add(3 * devHour)
+			expiry := res.Payment.PaidAt.Add(time.Duration(f.hours[id]) * devHour)
 			if late := deleted.Sub(expiry); late > row.lateness {
 				row.lateness = late
 			}
@@ -210,7 +254,12 @@ func TestFaults(t *testing.T) {
 			return strings.Contains(d, `"provisioned"`) || strings.Contains(d, `"expired"`)
 		})
 		f.pay(b)
-		f.waitAnyStatus(b, "provisioned", 60*time.Second)
+		// Provisioned, or (on a loaded machine, where the bootstrap can
+		// outlast b's 15 s of paid time) already expired.
+		f.waitStatus(b, 60*time.Second, func(st status) bool {
+			d := string(st.DeploymentDetails)
+			return strings.Contains(d, `"provisioned"`) || strings.Contains(d, `"expired"`)
+		})
 		f.worker.signal(syscall.SIGKILL) // both are sleeping until expiry
 		time.Sleep(2 * time.Second)
 		f.worker.start()
@@ -324,6 +373,38 @@ func TestFaults(t *testing.T) {
 		f.converge("worker killed during DeleteVM", 2*time.Minute)
 	})
 
+	t.Run("extension paid while the worker is down at the old expiry", func(t *testing.T) {
+		f := newFaultEnv(t, nil)
+		// 18 development hours (90 s) leave room for a slow provisioning
+		// before the extension must be asked for.
+		a := f.orderFor(f.plugin, 18)
+		f.pay(a)
+		f.waitAnyStatus(a, "provisioned", 60*time.Second)
+		oldEnd := f.end(a)
+		ext := f.extend(a, 4, "bolt11")
+		f.worker.signal(syscall.SIGKILL)
+		if err := f.node.Pay(ext.Label); err != nil {
+			t.Fatal(err)
+		}
+		f.hours[a] += 4
+		// The relay reaches Temporal at once; the worker is away over the
+		// old end, and returns to the payment and the end's timer together.
+		time.Sleep(time.Until(oldEnd) + 3*time.Second)
+		f.worker.start()
+		st := f.waitStatus(a, 60*time.Second, func(st status) bool { return strings.Contains(string(st.DeploymentDetails), `"extensions"`) })
+		d := st.deployment(t)
+		if d.Status != order.Provisioned || d.VMExpirationDate != order.FormatTime(oldEnd.Add(4*devHour)) || len(d.Extensions) != 1 {
+			t.Fatalf("after the outage: %+v (old end %s)", d, order.FormatTime(oldEnd))
+		}
+		if deleted := f.d.api.DeletedAt(a); !deleted.IsZero() {
+			t.Fatalf("VM deleted at %s, at the old end", deleted)
+		}
+		f.converge("extension paid while the worker is down at the old expiry", 2*time.Minute)
+		if deleted := f.d.api.DeletedAt(a); deleted.Before(oldEnd.Add(4 * devHour)) {
+			t.Errorf("deleted at %s, before the new end %s", deleted, oldEnd.Add(4*devHour))
+		}
+	})
+
 	t.Run("sshd down for a minute during bootstrap", func(t *testing.T) {
 		fullFaults(t)
 		f := newFaultEnv(t, nil)
@@ -334,6 +415,30 @@ func TestFaults(t *testing.T) {
 		f.machines[a].SSHD.Start()
 		f.converge("sshd down for a minute", 3*time.Minute)
 	})
+}
+
+// end is an order's vm_expiration_date now.
+func (f *faultEnv) end(id string) time.Time {
+	f.t.Helper()
+	end, err := time.Parse(time.RFC3339, f.status(id).deployment(f.t).VMExpirationDate)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return end
+}
+
+// extend asks the plugin for an extension of an order.
+func (f *faultEnv) extend(id string, hours int, paymentType string) order.ExtendReply {
+	f.t.Helper()
+	raw, rerr := f.call("lnplaylive-extendorder", map[string]any{"invoice_id": id, "hours": hours, "payment_type": paymentType})
+	if rerr != nil {
+		f.t.Fatalf("extendorder %s: %v", id, rerr)
+	}
+	var r order.ExtendReply
+	if err := json.Unmarshal(raw, &r); err != nil {
+		f.t.Fatal(err)
+	}
+	return r
 }
 
 func totalDeletes(api *hetznertest.API) int {

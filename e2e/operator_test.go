@@ -36,7 +36,7 @@ func (s *system) run(stdin string, env []string, args ...string) (string, error)
 		s.t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address(), "LNPLAYLIVE_CODEC_KEYS_FILE="+s.codecKeys,
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.addr, "LNPLAYLIVE_CODEC_KEYS_FILE="+s.codecKeys,
 		"LNPLAYLIVE_TASK_QUEUE="+s.taskQueue)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -107,7 +107,7 @@ func TestOperatorRetriesExtendsAndTearsDownFromTheCLI(t *testing.T) {
 	// On a terminal: a progress bar, then the same hand-out.
 	bin, _ := testbin.Path("lnplaylive")
 	tty := exec.Command("script", "-qec", bin+" orders watch "+id, "/dev/null")
-	tty.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address(), "LNPLAYLIVE_CODEC_KEYS_FILE="+s.codecKeys,
+	tty.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.addr, "LNPLAYLIVE_CODEC_KEYS_FILE="+s.codecKeys,
 		"LNPLAYLIVE_TASK_QUEUE="+s.taskQueue, "TERM=xterm")
 	if out, err := tty.CombinedOutput(); err != nil || !strings.Contains(string(out), "Heidi (node 8)") {
 		t.Fatalf("watch on a terminal: %v\n%s", err, out)

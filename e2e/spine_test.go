@@ -181,7 +181,7 @@ func TestRefusedInputsCreateNothing(t *testing.T) {
 		code   int
 		want   string // in the error message
 	}
-	const co, is = "lnplaylive-createorder", "lnplaylive-invoicestatus"
+	const co, is, ex = "lnplaylive-createorder", "lnplaylive-invoicestatus", "lnplaylive-extendorder"
 	cases := []call{
 		{co, `{}`, -32602, "node_count: missing"},
 		{co, `[]`, -32602, "node_count: missing"},
@@ -202,13 +202,17 @@ func TestRefusedInputsCreateNothing(t *testing.T) {
 		{co, `{"node_count":8,"hours":3.5}`, -32602, "hours: must be"},
 		{co, `{"node_count":8,"hours":"48h"}`, -32602, "hours: must be"},
 		{co, `{"node_count":8,"hours":99999999999999999999}`, -32602, "hours: must be"},
-		{co, `{"node_count":8,"hours":48,"coupon":"free"}`, -32602, "coupon: unknown parameter; expected node_count hours topology"},
+		{co, `{"node_count":8,"hours":48,"coupon":"free"}`, -32602, "coupon: unknown parameter; expected node_count hours topology payment_type"},
 		{co, `{"node_count":8,"hours":48,"topology":"ring"}`, -32602, "topology: must be one of mesh, prism, none"},
 		{co, `[8,48,1]`, -32602, "topology: must be one of"},
-		{co, `[8,48,"mesh",1]`, -32602, "too many parameters"},
+		{co, `[8,48,"mesh",1]`, -32602, "payment_type: must be the string bolt11 or bolt12"},
+		{co, `[8,48,"mesh","bolt11",1]`, -32602, "too many parameters"},
+		{co, `{"node_count":8,"hours":48,"payment_type":"lnurl"}`, -32602, "payment_type: must be bolt11 or bolt12"},
+		// This stand-in lightningd has no offers plugin: no `offer` command.
+		{co, `{"node_count":8,"hours":48,"payment_type":"bolt12"}`, -32602, "bolt12 is not available on this node"},
 		{co, `"8 48"`, -32602, "params must be an object or an array"},
-		{is, `{"payment_type":"bolt12","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112"}`, -32602, "bolt12 is not supported yet"},
-		{is, `{"payment_type":"lnurl","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112"}`, -32602, "payment_type: must be bolt11"},
+		{is, `{"payment_type":"bolt12","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112"}`, -32602, "no such order"},
+		{is, `{"payment_type":"lnurl","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112"}`, -32602, "payment_type: must be bolt11 or bolt12"},
 		{is, `{"invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112"}`, -32602, "payment_type: missing"},
 		{is, `{"payment_type":"bolt11"}`, -32602, "invoice_id: missing"},
 		{is, `{"payment_type":"bolt11","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112"}`, -32602, "no such order"},
@@ -216,6 +220,12 @@ func TestRefusedInputsCreateNothing(t *testing.T) {
 		{is, `{"payment_type":"bolt11","invoice_id":42}`, -32602, "no such order"},
 		{is, `["bolt11","not-a-uuid"]`, -32602, "no such order"},
 		{is, `{"payment_type":"bolt11","invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112","verbose":true}`, -32602, "verbose: unknown parameter"},
+		{ex, `{"invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112","hours":3}`, -32602, "no such order"},
+		{ex, `{"invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112","hours":0}`, -32602, "hours: must be a whole number from 1 to 504"},
+		{ex, `{"invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112","hours":505}`, -32602, "hours: must be a whole number from 1 to 504"},
+		{ex, `{"hours":3}`, -32602, "invoice_id: missing"},
+		{ex, `{"invoice_id":"8d33e17d-0385-46c0-82f2-16c989f7b112","hours":3,"payment_type":"cash"}`, -32602, "payment_type: must be bolt11 or bolt12"},
+		{ex, `["8d33e17d-0385-46c0-82f2-16c989f7b112",3,"bolt11",1]`, -32602, "too many parameters"},
 	}
 	c := s.client()
 	for _, tc := range cases {

@@ -6,6 +6,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -26,6 +28,7 @@ import (
 	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
+	"github.com/lnplaylive/lnplaylive/internal/stack"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/internal/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
@@ -33,8 +36,12 @@ import (
 
 // system is one lnplaylive installation under test.
 type system struct {
-	t         *testing.T
+	t *testing.T
+	// temporal is the dev server the system runs on, unless it runs on a
+	// stack (options.stack); addr is the frontend either way.
 	temporal  *devserver.Server
+	addr      string
+	workers   []*process // more workers beside worker (options.workers)
 	node      *clntest.Node
 	plugin    *clntest.Plugin
 	pluginCfg clntest.PluginConfig
@@ -48,7 +55,7 @@ type system struct {
 // client dials Temporal as the plugin and worker do, with the codec.
 func (s *system) client() client.Client {
 	s.t.Helper()
-	opts, err := temporalconn.Config{Address: s.temporal.Address(), CodecKeysFile: s.codecKeys}.Options(slog.New(slog.DiscardHandler))
+	opts, err := temporalconn.Config{Address: s.addr, CodecKeysFile: s.codecKeys}.Options(slog.New(slog.DiscardHandler))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -71,6 +78,11 @@ type options struct {
 	noProvider bool
 	// pluginOptions override the plugin's lightningd options.
 	pluginOptions map[string]any
+	// stack runs the system on a PostgreSQL-backed Temporal cluster
+	// instead of a dev server of its own.
+	stack *stack.Stack
+	// workers is how many worker processes run (default 1).
+	workers int
 }
 
 func newSystem(t *testing.T, o options) *system {
@@ -83,7 +95,13 @@ func newSystem(t *testing.T, o options) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{t: t, temporal: devserver.Start(t), node: clntest.NewNode(t), taskQueue: "lnplaylive-" + strings.ToLower(t.Name())}
+	s := &system{t: t, node: clntest.NewNode(t), taskQueue: taskQueueFor(t)}
+	if o.stack != nil {
+		s.addr = o.stack.Temporal.Address()
+	} else {
+		s.temporal = devserver.Start(t)
+		s.addr = s.temporal.Address()
+	}
 	// Every payload is encrypted, as in production: runes must never reach
 	// Temporal's database in clear.
 	s.codecKeys = filepath.Join(t.TempDir(), "codec.keys")
@@ -97,7 +115,7 @@ func newSystem(t *testing.T, o options) *system {
 		Path:      pluginBin,
 		Developer: true, // lightningd --developer passes --developer to plugins
 		Options: map[string]any{
-			"lnplaylive-temporal-address": s.temporal.Address(),
+			"lnplaylive-temporal-address": s.addr,
 			"lnplaylive-task-queue":       s.taskQueue,
 			"lnplaylive-invoice-expiry":   o.invoiceExpiry,
 			"lnplaylive-status-cache-ms":  100,
@@ -110,13 +128,27 @@ func newSystem(t *testing.T, o options) *system {
 	if len(o.workerEnv) == 0 && !o.noProvider {
 		o.workerEnv = parkedProviderEnv(t)
 	}
-	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.temporal.Address(), "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
+	s.workerEnv = append([]string{"TEMPORAL_ADDRESS=" + s.addr, "LNPLAYLIVE_TASK_QUEUE=" + s.taskQueue,
 		"HCLOUD_TOKEN=", "LNPLAYLIVE_CODEC_KEYS_FILE=" + s.codecKeys, "LNPLAYLIVE_METRICS_ADDR=127.0.0.1:0"}, o.workerEnv...)
 	s.worker = startProcess(t, workerBin, s.workerEnv)
+	for i := 1; i < o.workers; i++ {
+		s.workers = append(s.workers, startProcess(t, workerBin, s.workerEnv))
+	}
 	s.workerBin = workerBin
 	s.waitCapacityRegistered()
 	s.startPlugin()
 	return s
+}
+
+// taskQueueFor names a test's task queue: the tests sharing one stack are
+// kept apart by it (the capacity workflow and sweeper are per queue).
+func taskQueueFor(t *testing.T) string {
+	name := strings.ToLower(t.Name())
+	if len(name) > 120 {
+		sum := sha256.Sum256([]byte(name))
+		name = name[:100] + "-" + hex.EncodeToString(sum[:6])
+	}
+	return "lnplaylive-" + name
 }
 
 // parkedProviderEnv configures a Hetzner stand-in whose create actions
@@ -151,7 +183,7 @@ func (s *system) waitCapacityRegistered() {
 // dataConverter is the codec-encrypting converter the processes use.
 func (s *system) dataConverter() converter.DataConverter {
 	s.t.Helper()
-	opts, err := temporalconn.Config{Address: s.temporal.Address(), CodecKeysFile: s.codecKeys}.Options(slog.New(slog.DiscardHandler))
+	opts, err := temporalconn.Config{Address: s.addr, CodecKeysFile: s.codecKeys}.Options(slog.New(slog.DiscardHandler))
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -54,44 +55,87 @@ func (o Ops) List(ctx context.Context, status string, limit int) ([]Row, error) 
 		q += fmt.Sprintf(" AND OrderStatus = '%s'", status)
 	}
 	var rows []Row
-	var token []byte
-	for {
-		resp, err := o.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token, PageSize: 100})
-		if err != nil {
-			return nil, fmt.Errorf("list orders: %w", err)
+	err := o.each(ctx, q, func(e *workflowpb.WorkflowExecutionInfo) bool {
+		r := Row{ID: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), order.LabelPrefix), Workflow: strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))}
+		fields := e.GetSearchAttributes().GetIndexedFields()
+		dc := converter.GetDefaultDataConverter()
+		if p, ok := fields["OrderStatus"]; ok {
+			_ = dc.FromPayload(p, &r.Status)
 		}
-		for _, e := range resp.GetExecutions() {
-			r := Row{ID: strings.TrimPrefix(e.GetExecution().GetWorkflowId(), order.LabelPrefix), Workflow: strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))}
-			fields := e.GetSearchAttributes().GetIndexedFields()
-			dc := converter.GetDefaultDataConverter()
-			if p, ok := fields["OrderStatus"]; ok {
-				_ = dc.FromPayload(p, &r.Status)
-			}
-			if p, ok := fields["NodeCount"]; ok {
-				_ = dc.FromPayload(p, &r.NodeCount)
-			}
-			if p, ok := fields["Hours"]; ok {
-				_ = dc.FromPayload(p, &r.Hours)
-			}
-			if p, ok := fields["OrderSource"]; ok {
-				_ = dc.FromPayload(p, &r.Source)
-			}
-			for name, dst := range map[string]**time.Time{"PaidAt": &r.PaidAt, "ExpiresAt": &r.ExpiresAt} {
-				if p, ok := fields[name]; ok {
-					var t time.Time
-					if dc.FromPayload(p, &t) == nil {
-						*dst = &t
-					}
+		if p, ok := fields["NodeCount"]; ok {
+			_ = dc.FromPayload(p, &r.NodeCount)
+		}
+		if p, ok := fields["Hours"]; ok {
+			_ = dc.FromPayload(p, &r.Hours)
+		}
+		if p, ok := fields["OrderSource"]; ok {
+			_ = dc.FromPayload(p, &r.Source)
+		}
+		for name, dst := range map[string]**time.Time{"PaidAt": &r.PaidAt, "ExpiresAt": &r.ExpiresAt} {
+			if p, ok := fields[name]; ok {
+				var t time.Time
+				if dc.FromPayload(p, &t) == nil {
+					*dst = &t
 				}
 			}
-			rows = append(rows, r)
-			if limit > 0 && len(rows) >= limit {
-				return rows, nil
+		}
+		rows = append(rows, r)
+		return limit <= 0 || len(rows) < limit
+	})
+	return rows, err
+}
+
+// Unserved returns the payments that bought nothing (an extension paid
+// after its order ended, or past the cap on paid hours), newest first: the
+// operator refunds them.
+func (o Ops) Unserved(ctx context.Context, limit int) ([]workflows.UnservedRecord, error) {
+	q := fmt.Sprintf("WorkflowType = 'UnservedPaymentWorkflow' AND OrderStatus = '%s'", workflows.StatusUnservedPayment)
+	if o.TaskQueue != "" {
+		q += fmt.Sprintf(" AND TaskQueue = '%s'", o.TaskQueue)
+	}
+	dc := o.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	var recs []workflows.UnservedRecord
+	var decodeErr error
+	err := o.each(ctx, q, func(e *workflowpb.WorkflowExecutionInfo) bool {
+		var rec workflows.UnservedRecord
+		p, ok := e.GetMemo().GetFields()[workflows.MemoUnserved]
+		if !ok {
+			decodeErr = fmt.Errorf("unserved payment %s has no %q memo", e.GetExecution().GetWorkflowId(), workflows.MemoUnserved)
+			return false
+		}
+		if err := dc.FromPayload(p, &rec); err != nil {
+			decodeErr = fmt.Errorf("unserved payment %s: read its memo (is the codec key set?): %w", e.GetExecution().GetWorkflowId(), err)
+			return false
+		}
+		recs = append(recs, rec)
+		return limit <= 0 || len(recs) < limit
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	return recs, err
+}
+
+// each calls f on the executions that match a visibility query, page by
+// page, until f returns false or the pages end.
+func (o Ops) each(ctx context.Context, query string, f func(*workflowpb.WorkflowExecutionInfo) bool) error {
+	var token []byte
+	for {
+		resp, err := o.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token, PageSize: 100})
+		if err != nil {
+			return fmt.Errorf("list workflows (%s): %w", query, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			if !f(e) {
+				return nil
 			}
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
-			return rows, nil
+			return nil
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestPriceMatchesTheSpecExample(t *testing.T) {
@@ -29,8 +30,20 @@ func TestParseCreateOrderAcceptsEveryFormLightningCliSends(t *testing.T) {
 		`{"hours":48,"node_count":8}`, `[8,"48"]`, `{"node_count":"08","hours":48}`,
 	} {
 		r, err := ParseCreateOrder(json.RawMessage(params), p)
-		if err != nil || r != (Request{NodeCount: 8, Hours: 48, Topology: DefaultTopology}) {
+		if err != nil || r != (Request{NodeCount: 8, Hours: 48, Topology: DefaultTopology, PaymentType: PaymentTypeBolt11}) {
 			t.Errorf("%s: %+v %v", params, r, err)
+		}
+	}
+	for params, want := range map[string]string{`[8,48,null,"bolt12"]`: PaymentTypeBolt12,
+		`{"node_count":8,"hours":48,"payment_type":"bolt11"}`: PaymentTypeBolt11} {
+		if r, err := ParseCreateOrder(json.RawMessage(params), p); err != nil || r.PaymentType != want {
+			t.Errorf("%s: %+v %v", params, r, err)
+		}
+	}
+	for _, params := range []string{`[8,48,null,"bolt13"]`, `{"node_count":8,"hours":48,"payment_type":12}`} {
+		var pe *ParamError
+		if _, err := ParseCreateOrder(json.RawMessage(params), p); !errors.As(err, &pe) || pe.Param != "payment_type" {
+			t.Errorf("%s: %v, want a payment_type error", params, err)
 		}
 	}
 	for params, want := range map[string]Topology{
@@ -104,6 +117,59 @@ func TestPricesConfigurationIsValidated(t *testing.T) {
 	for _, s := range []string{"", "8", "8:0", "0:100", "8:1,8:2", "x:1"} {
 		if _, err := ParsePrices(s); err == nil {
 			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+func TestParseExtendOrder(t *testing.T) {
+	p := DefaultProducts()
+	const id = "8d33e17d-0385-46c0-82f2-16c989f7b112"
+	for params, want := range map[string]ExtendRequest{
+		`{"invoice_id":"` + id + `","hours":3}`:                         {ID: id, Hours: 3, PaymentType: PaymentTypeBolt11},
+		`["lnplaylive-` + id + `","504","bolt12"]`:                      {ID: id, Hours: 504, PaymentType: PaymentTypeBolt12},
+		`{"invoice_id":"` + id + `","hours":1,"payment_type":"bolt11"}`: {ID: id, Hours: 1, PaymentType: PaymentTypeBolt11},
+	} {
+		if r, err := ParseExtendOrder(json.RawMessage(params), p); err != nil || r != want {
+			t.Errorf("%s: %+v %v", params, r, err)
+		}
+	}
+	for params, param := range map[string]string{
+		`{"invoice_id":"` + id + `","hours":0}`:                          "hours",
+		`{"invoice_id":"` + id + `","hours":505}`:                        "hours",
+		`{"invoice_id":"` + id + `"}`:                                    "hours",
+		`{"hours":3}`:                                                    "invoice_id",
+		`{"invoice_id":"` + id + `","hours":3,"payment_type":"onchain"}`: "payment_type",
+		`{"invoice_id":"` + id + `","hours":3,"node_count":8}`:           "node_count",
+	} {
+		var pe *ParamError
+		if _, err := ParseExtendOrder(json.RawMessage(params), p); !errors.As(err, &pe) || pe.Param != param {
+			t.Errorf("%s: %v, want an error about %s", params, err, param)
+		}
+	}
+	if _, err := ParseExtendOrder(json.RawMessage(`{"invoice_id":"nope","hours":3}`), p); !errors.Is(err, ErrNoSuchOrder) {
+		t.Errorf("bad id: %v", err)
+	}
+}
+
+func TestExtensionLabelsAndDescriptions(t *testing.T) {
+	id := ID("8d33e17d-0385-46c0-82f2-16c989f7b112")
+	if l := ExtensionLabel(id, 2); l != "lnplaylive-8d33e17d-0385-46c0-82f2-16c989f7b112-ext-2" {
+		t.Fatalf("label %q", l)
+	}
+	if _, ok := IDFromLabel(ExtensionLabel(id, 1)); ok {
+		t.Fatal("an extension label reads as an order label: the follower would deploy it")
+	}
+	if d := ExtendDescription(id, 5); d != "lnplay.live - extend 8d33e17d-0385-46c0-82f2-16c989f7b112 by 5 hours." {
+		t.Fatalf("description %q", d)
+	}
+	if _, err := ParseDescription(ExtendDescription(id, 5)); err == nil {
+		t.Fatal("an extension description reads as an order's")
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for end, want := range map[time.Time]time.Duration{now.Add(time.Hour): 300 * time.Second,
+		now.Add(90 * time.Second): 90 * time.Second, now.Add(-time.Second): 0} {
+		if got := ExtensionExpiry(300*time.Second, now, end); got != want {
+			t.Errorf("end in %s: expiry %s, want %s", end.Sub(now), got, want)
 		}
 	}
 }

@@ -13,6 +13,11 @@ type Request struct {
 	NodeCount int      `json:"node_count"`
 	Hours     int      `json:"hours"`
 	Topology  Topology `json:"topology"`
+	// PaymentType is how the order is paid: PaymentTypeBolt11 (an invoice)
+	// or PaymentTypeBolt12 (a single-use offer). Not part of the
+	// description: an order rebuilt from lightningd knows it from where the
+	// payment came.
+	PaymentType string `json:"payment_type,omitempty"`
 }
 
 // ParamError refuses a call because of one parameter. Its message names the
@@ -31,8 +36,9 @@ func (e *ParamError) Error() string {
 
 // Names of the methods' parameters, in their positional order.
 var (
-	createOrderParams   = []string{"node_count", "hours", "topology"}
+	createOrderParams   = []string{"node_count", "hours", "topology", "payment_type"}
 	invoiceStatusParams = []string{"payment_type", "invoice_id"}
+	extendOrderParams   = []string{"invoice_id", "hours", "payment_type"}
 )
 
 // ParseCreateOrder reads createorder's params exactly as lightningd forwards
@@ -66,36 +72,57 @@ func ParseCreateOrder(params json.RawMessage, p Products) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{NodeCount: nodes, Hours: hours, Topology: topology}, nil
+	paymentType, err := parsePaymentType(args["payment_type"], false)
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{NodeCount: nodes, Hours: hours, Topology: topology, PaymentType: paymentType}, nil
 }
 
-// PaymentTypeBolt11 is the only payment type sold today.
-const PaymentTypeBolt11 = "bolt11"
+// Payment types: a BOLT11 invoice (the default) or a BOLT12 offer.
+const (
+	PaymentTypeBolt11 = "bolt11"
+	PaymentTypeBolt12 = "bolt12"
+)
 
-// ParseInvoiceStatus reads invoicestatus's params and returns the order id.
-// An id that cannot be an order's is ErrNoSuchOrder.
-func ParseInvoiceStatus(params json.RawMessage) (ID, error) {
+// parsePaymentType reads payment_type; absent means bolt11 unless the
+// method requires it.
+func parsePaymentType(raw json.RawMessage, required bool) (string, error) {
+	const allowed = "bolt11 or bolt12"
+	if raw == nil {
+		if required {
+			return "", &ParamError{"payment_type", "missing required parameter; must be " + allowed}
+		}
+		return PaymentTypeBolt11, nil
+	}
+	var t string
+	if json.Unmarshal(raw, &t) != nil {
+		return "", &ParamError{"payment_type", "must be the string " + allowed}
+	}
+	if t != PaymentTypeBolt11 && t != PaymentTypeBolt12 {
+		return "", &ParamError{"payment_type", fmt.Sprintf("must be %s (got %s)", allowed, quoteShort(t))}
+	}
+	return t, nil
+}
+
+// ParseInvoiceStatus reads invoicestatus's params: the order id and the
+// payment type it is asked about. An id that cannot be an order's is
+// ErrNoSuchOrder.
+func ParseInvoiceStatus(params json.RawMessage) (ID, string, error) {
 	args, err := splitParams(params, invoiceStatusParams)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	var paymentType string
-	raw, ok := args["payment_type"]
-	if !ok {
-		return "", &ParamError{"payment_type", "missing required parameter; must be bolt11"}
+	paymentType, err := parsePaymentType(args["payment_type"], true)
+	if err != nil {
+		return "", "", err
 	}
-	if json.Unmarshal(raw, &paymentType) != nil {
-		return "", &ParamError{"payment_type", "must be the string bolt11"}
-	}
-	switch paymentType {
-	case PaymentTypeBolt11:
-	case "bolt12":
-		return "", &ParamError{"payment_type", "bolt12 is not supported yet; use bolt11"}
-	default:
-		return "", &ParamError{"payment_type", fmt.Sprintf("must be bolt11 (got %s)", quoteShort(paymentType))}
-	}
-	raw, ok = args["invoice_id"]
-	if !ok {
+	id, err := parseOrderID(args["invoice_id"])
+	return id, paymentType, err
+}
+
+func parseOrderID(raw json.RawMessage) (ID, error) {
+	if raw == nil {
 		return "", &ParamError{"invoice_id", "missing required parameter; must be the order's uuid (bolt11_invoice_id)"}
 	}
 	var id string

@@ -65,6 +65,11 @@ type Deployment struct {
 	Topology          Topology         `json:"topology,omitempty"`
 	Progress          *Progress        `json:"progress,omitempty"`
 	Error             string           `json:"error,omitempty"`
+	// Extensions are the paid extensions, in the order they were served;
+	// VMExpirationDate includes them.
+	Extensions []Extension `json:"extensions,omitempty"`
+	// UnservedPayments are payments that extended nothing: refunds due.
+	UnservedPayments []UnservedPayment `json:"unserved_payments,omitempty"`
 }
 
 // StatusReply is the result of lnplaylive-invoicestatus. DeploymentDetails is
@@ -78,11 +83,16 @@ type StatusReply struct {
 
 // CreateReply is the result of lnplaylive-createorder.
 type CreateReply struct {
-	NodeCount       int    `json:"node_count"`
-	Hours           int    `json:"hours"`
-	ExpiresAfter    string `json:"expires_after"`
+	NodeCount    int    `json:"node_count"`
+	Hours        int    `json:"hours"`
+	ExpiresAfter string `json:"expires_after"`
+	// BOLT11InvoiceID is the order id, whatever the payment type (SPEC §2
+	// names it after the first one).
 	BOLT11InvoiceID ID     `json:"bolt11_invoice_id"`
-	BOLT11Invoice   string `json:"bolt11_invoice"`
+	BOLT11Invoice   string `json:"bolt11_invoice,omitempty"`
+	// BOLT12Offer is the single-use offer of a payment_type=bolt12 order,
+	// in place of BOLT11Invoice.
+	BOLT12Offer string `json:"bolt12_offer,omitempty"`
 	// Topology is the channels bought (an addition to SPEC §2's shape).
 	Topology Topology `json:"topology"`
 }

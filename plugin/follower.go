@@ -31,6 +31,7 @@ type PaymentSource interface {
 	WaitAnyInvoice(ctx context.Context, lastPayIndex, timeoutSec uint64) (cln.Invoice, error)
 	GetString(ctx context.Context, key []string) (string, bool, error)
 	PutString(ctx context.Context, key []string, value, mode string) error
+	OfferByID(ctx context.Context, offerID string) (cln.Offer, bool, error)
 }
 
 // Follower walks lightningd's paid invoices in pay_index order and hands
@@ -40,7 +41,12 @@ type PaymentSource interface {
 // payment is relayed again, never skipped; the workflow ignores repeats.
 type Follower struct {
 	// DevHour is passed to workflows it starts (see Config.DevHour).
-	DevHour   time.Duration
+	DevHour time.Duration
+	// StatusQueue is passed to workflows it starts (see Config.StatusQueue).
+	StatusQueue string
+	// MaxHours caps an order's paid hours, extensions included; passed
+	// with each extension payment.
+	MaxHours  int
 	src       PaymentSource
 	temporal  client.Client
 	taskQueue string
@@ -82,12 +88,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		if inv.PayIndex <= last {
 			return fmt.Errorf("waitanyinvoice after pay_index %d returned pay_index %d", last, inv.PayIndex)
 		}
-		if id, ok := order.IDFromLabel(inv.Label); ok {
-			if err := f.retry(ctx, "relay payment of order "+id.String(), func() error {
-				return f.relay(ctx, id, inv)
-			}); err != nil {
-				return err
-			}
+		if err := f.retry(ctx, "relay payment "+strconv.FormatUint(inv.PayIndex, 10), func() error {
+			return f.handle(ctx, inv)
+		}); err != nil {
+			return err
 		}
 		if err := f.retry(ctx, "store pay_index", func() error {
 			return f.src.PutString(ctx, PayIndexKey, strconv.FormatUint(inv.PayIndex, 10), cln.ModeCreateOrReplace)
@@ -110,6 +114,69 @@ func (f *Follower) loadIndex(ctx context.Context) (uint64, error) {
 	return n, nil
 }
 
+// handle relays one paid invoice if it is lnplaylive's: an order's or an
+// extension's, sold by invoice (its label) or by offer (the label of the
+// offer it was fetched from).
+func (f *Follower) handle(ctx context.Context, inv cln.Invoice) error {
+	label := inv.Label
+	if inv.LocalOfferID != "" {
+		o, found, err := f.src.OfferByID(ctx, inv.LocalOfferID)
+		if err != nil {
+			return fmt.Errorf("listoffers %s: %w", inv.LocalOfferID, err)
+		}
+		if !found {
+			f.log.Warn("paid invoice of an offer lightningd no longer lists; not relayed",
+				"offer_id", inv.LocalOfferID, "pay_index", inv.PayIndex)
+			return nil
+		}
+		label = o.Label
+	}
+	if id, ok := order.IDFromLabel(label); ok {
+		return f.relay(ctx, id, inv)
+	}
+	if id, n, ok := order.ExtensionFromLabel(label); ok {
+		return f.relayExtension(ctx, id, n, label, inv)
+	}
+	return nil
+}
+
+// relayExtension hands a paid extension to its order's workflow, which
+// moves the order's end (once per label, whoever relays it how often). An
+// order whose workflow is closed has ended: the payment extends nothing,
+// and is recorded for refund.
+func (f *Follower) relayExtension(ctx context.Context, id order.ID, n int, label string, inv cln.Invoice) error {
+	forID, hours, err := order.ParseExtendDescription(inv.Description)
+	if err != nil || forID != id {
+		f.log.Error("paid invoice has an extension label but no matching description; not relayed",
+			"label", label, "pay_index", inv.PayIndex)
+		return nil
+	}
+	p := workflows.ExtensionPayment{
+		N: n, Label: label, Hours: hours, MaxHours: f.MaxHours, PayIndex: inv.PayIndex,
+		PaidAt: time.Unix(inv.PaidAt, 0).UTC(), AmountReceivedMsat: inv.AmountReceivedMsat,
+	}
+	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
+	defer cancel()
+	err = f.temporal.SignalWorkflow(ctx, id.WorkflowID(), "", workflows.SignalExtensionPaid, p)
+	var notFound *serviceerror.NotFound
+	if !errors.As(err, &notFound) {
+		if err == nil {
+			f.log.Info("extension payment relayed", "order", id, "label", label, "pay_index", inv.PayIndex)
+		}
+		return err
+	}
+	rec := workflows.UnservedRecord{OrderID: id, Label: label, AmountMsat: inv.AmountReceivedMsat,
+		PaidAt: p.PaidAt, Reason: order.UnservedOrderEnded}
+	_, err = f.temporal.ExecuteWorkflow(ctx, workflows.UnservedStartOptions(rec, f.taskQueue), workflows.UnservedPaymentWorkflow, rec)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return err
+	}
+	f.log.Warn("extension paid for an order that has ended; recorded for refund (lnplaylive orders unserved)",
+		"order", id, "label", label, "amount_msat", inv.AmountReceivedMsat)
+	return nil
+}
+
 // relay hands one paid invoice to its order's workflow:
 //   - a running workflow gets the signal;
 //   - no workflow at all (createorder's start was lost) starts one with it;
@@ -127,6 +194,7 @@ func (f *Follower) relay(ctx context.Context, id order.ID, inv cln.Invoice) erro
 	in := workflows.OrderInput{
 		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, Topology: req.Topology,
 		AmountMsat: inv.AmountMsat, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: f.DevHour,
+		StatusQueue: f.StatusQueue,
 	}
 	pay := workflows.Payment{
 		InvoiceStatus: inv.Status, PayIndex: inv.PayIndex,

@@ -38,14 +38,16 @@ const (
 	OptCodecKeysFile     = "lnplaylive-codec-keys-file"
 	OptDevHourSeconds    = "lnplaylive-dev-hour-seconds"
 	OptDebugAddr         = "lnplaylive-debug-addr"
+	OptOffers            = "lnplaylive-offers"
 )
 
 // Manifest entries: glightning builds the usage strings from the json tags.
 type createOrderManifest struct {
 	notDispatched
-	NodeCount json.RawMessage `json:"node_count"`
-	Hours     json.RawMessage `json:"hours"`
-	Topology  json.RawMessage `json:"topology,omitempty"`
+	NodeCount   json.RawMessage `json:"node_count"`
+	Hours       json.RawMessage `json:"hours"`
+	Topology    json.RawMessage `json:"topology,omitempty"`
+	PaymentType json.RawMessage `json:"payment_type,omitempty"`
 }
 
 func (*createOrderManifest) Name() string     { return "lnplaylive-createorder" }
@@ -59,6 +61,16 @@ type invoiceStatusManifest struct {
 
 func (*invoiceStatusManifest) Name() string     { return "lnplaylive-invoicestatus" }
 func (*invoiceStatusManifest) New() interface{} { return &invoiceStatusManifest{} }
+
+type extendOrderManifest struct {
+	notDispatched
+	InvoiceID   json.RawMessage `json:"invoice_id"`
+	Hours       json.RawMessage `json:"hours"`
+	PaymentType json.RawMessage `json:"payment_type,omitempty"`
+}
+
+func (*extendOrderManifest) Name() string     { return "lnplaylive-extendorder" }
+func (*extendOrderManifest) New() interface{} { return &extendOrderManifest{} }
 
 // notDispatched is unexported so glightning's usage builder skips it.
 type notDispatched = NotDispatched
@@ -85,6 +97,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewIntOption(OptDevHourSeconds, "DEVELOPMENT ONLY: length in seconds of the hours orders buy; 0 = real hours", 0),
 		glightning.NewStringOption(OptDebugAddr, "loopback host:port serving pprof profiles; empty for none", ""),
 		glightning.NewIntOption(OptMaxLiveOrders, "most live orders (unpaid and unexpired, or paid and deployed) at once; 0 sells none", 10),
+		glightning.NewBoolOption(OptOffers, "sell orders and extensions for BOLT12 offers too (payment_type=bolt12)", true),
 	} {
 		if err := h.AddOption(o); err != nil {
 			return err
@@ -93,11 +106,14 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 
 	var svc *Service
 	for _, m := range []Method{
-		{Manifest: &createOrderManifest{}, Description: "Create an order: a BOLT11 invoice for node_count nodes during hours", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+		{Manifest: &createOrderManifest{}, Description: "Create an order: a BOLT11 invoice (or BOLT12 offer) for node_count nodes during hours", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.CreateOrder(ctx, p)
 		}},
 		{Manifest: &invoiceStatusManifest{}, Description: "Show an order's payment and deployment status", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.InvoiceStatus(ctx, p)
+		}},
+		{Manifest: &extendOrderManifest{}, Description: "Extend a provisioned order by hours: an invoice (or offer) for the extra time", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+			return svc.ExtendOrder(ctx, p)
 		}},
 	} {
 		if err := h.AddMethod(m); err != nil {
@@ -122,6 +138,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		if err := products.Validate(); err != nil {
 			return err
 		}
+		offers := opt.bool(OptOffers)
 		if opt.err != nil {
 			return opt.err
 		}
@@ -179,13 +196,24 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			MaxLiveOrders: opt.int(OptMaxLiveOrders),
 			DevHour:       time.Duration(opt.int(OptDevHourSeconds)) * time.Second,
 			DataConverter: topts.DataConverter,
+			Offers:        offers,
 		}
 		if cfg.DevHour != 0 {
 			log.Warn("DEVELOPMENT MODE: an order's hour lasts " + cfg.DevHour.String() + "; never use this with real customers")
 		}
+		qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+		cfg.StatusQueue, err = statusQueueName(qctx, rpc)
+		qcancel()
+		if err != nil {
+			// Orders still work; their status is read from Temporal.
+			log.Warn("no status queue; invoicestatus reads every paid order from Temporal", "error", err)
+		}
 		svc = NewService(cfg, rpc, tc, log)
+		if cfg.StatusQueue != "" {
+			go runStatusWorker(ctx, tc, cfg.StatusQueue, svc.states, log)
+		}
 		follower := NewFollower(waitRPC, tc, cfg.TaskQueue, log)
-		follower.DevHour = cfg.DevHour
+		follower.DevHour, follower.StatusQueue, follower.MaxHours = cfg.DevHour, cfg.StatusQueue, products.MaxHours
 		go func() {
 			if err := follower.Run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("payment follower stopped; restart the plugin to resume", "error", err)
@@ -228,4 +256,16 @@ func (r *optionReader) int(name string) int {
 		r.err = fmt.Errorf("--%s: missing or not an integer", name)
 	}
 	return 0
+}
+
+func (r *optionReader) bool(name string) bool {
+	if o, ok := r.opts[name]; ok {
+		if b, ok := o.GetValue().(bool); ok {
+			return b
+		}
+	}
+	if r.err == nil {
+		r.err = fmt.Errorf("--%s: missing or not a boolean", name)
+	}
+	return false
 }

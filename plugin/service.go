@@ -33,6 +33,11 @@ type Config struct {
 	// DataConverter reads what workers wrote (the capacity workflow's memo);
 	// nil is the SDK default.
 	DataConverter converter.DataConverter
+	// StatusQueue is this plugin's status task queue: orders it creates
+	// push their states there (see orderStates). Empty: no pushes.
+	StatusQueue string
+	// Offers enables payment_type=bolt12 (single-use offers).
+	Offers bool
 }
 
 // Lightning is the part of lightningd's RPC the order methods use.
@@ -40,6 +45,12 @@ type Lightning interface {
 	CreateInvoice(ctx context.Context, req cln.InvoiceRequest) (cln.NewInvoice, error)
 	InvoiceByLabel(ctx context.Context, label string) (cln.Invoice, bool, error)
 	DeleteInvoice(ctx context.Context, label, status string) error
+	CreateOffer(ctx context.Context, req cln.OfferRequest) (cln.Offer, error)
+	DisableOffer(ctx context.Context, offerID string) error
+	InvoicesByOffer(ctx context.Context, offerID string) ([]cln.Invoice, error)
+	GetString(ctx context.Context, key []string) (string, bool, error)
+	PutString(ctx context.Context, key []string, value, mode string) error
+	ListStrings(ctx context.Context, key []string) (map[string]string, error)
 }
 
 // Service implements the plugin's RPC methods.
@@ -50,12 +61,14 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	statuses *statusCache
+	states   *orderStates
 	capacity *capacityGuard
 }
 
 // NewService wires the order methods to lightningd and Temporal.
 func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, ln: ln, temporal: tc, log: log, now: time.Now}
+	s.states = newOrderStates(s.now)
 	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.fetchState)
 	s.capacity = newCapacityGuard(cfg, tc, s.now, log)
 	return s
@@ -95,42 +108,32 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	started := false
 	defer func() { grant.done(started) }()
 	amount := s.cfg.Products.PriceMsat(req)
-	inv, err := s.ln.CreateInvoice(ctx, cln.InvoiceRequest{
-		AmountMsat:  amount,
-		Label:       id.Label(),
-		Description: order.Description(req),
-		Expiry:      uint64(s.cfg.Products.InvoiceExpiry / time.Second),
-	})
+	p, err := s.newPayment(ctx, req.PaymentType, id.Label(), order.Description(req), amount, s.cfg.Products.InvoiceExpiry)
 	if err != nil {
-		return nil, fmt.Errorf("create invoice: %w", err)
+		return nil, err
 	}
 	in := workflows.OrderInput{
 		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, Topology: req.Topology,
-		AmountMsat: amount, InvoiceExpiresAt: time.Unix(inv.ExpiresAt, 0).UTC(), DevHour: s.cfg.DevHour,
-		Reserved: grant.slot,
+		AmountMsat: amount, InvoiceExpiresAt: p.expiresAt, DevHour: s.cfg.DevHour,
+		Reserved: grant.slot, StatusQueue: s.cfg.StatusQueue,
 	}
 	tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
 	if _, err := s.temporal.ExecuteWorkflow(tctx, startOptions(in, s.cfg.TaskQueue), workflows.OrderWorkflow, in); err != nil {
 		s.log.Warn("start order workflow failed; withdrawing its invoice", "order", id, "error", err)
-		// A fresh context: the caller's may be what ran out.
-		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer dcancel()
-		if derr := s.ln.DeleteInvoice(dctx, id.Label(), cln.StatusUnpaid); derr != nil {
-			s.log.Error("withdraw invoice failed; a payment would still deploy through the follower",
-				"order", id, "error", derr)
-		}
+		s.withdraw(p)
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	started = true
-	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount)
+	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount, "payment_type", req.PaymentType)
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,
 		Hours:           req.Hours,
 		Topology:        req.Topology,
 		ExpiresAfter:    order.FormatTime(order.VMExpiration(created, req.Hours, s.cfg.DevHour)),
 		BOLT11InvoiceID: id,
-		BOLT11Invoice:   inv.Bolt11,
+		BOLT11Invoice:   p.bolt11,
+		BOLT12Offer:     p.bolt12,
 	}, nil
 }
 
@@ -152,18 +155,18 @@ func startOptions(in workflows.OrderInput, taskQueue string) client.StartWorkflo
 // second per open order, so it asks lightningd first (cheap, local) and
 // Temporal only for paid orders, through a short-lived cache.
 func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*order.StatusReply, error) {
-	id, err := order.ParseInvoiceStatus(params)
+	id, paymentType, err := order.ParseInvoiceStatus(params)
 	if err != nil {
 		return nil, err
 	}
-	inv, found, err := s.ln.InvoiceByLabel(ctx, id.Label())
+	inv, found, err := s.orderInvoice(ctx, id, paymentType)
 	if err != nil {
 		return nil, fmt.Errorf("look up invoice: %w", err)
 	}
 	if !found {
 		return nil, order.ErrNoSuchOrder
 	}
-	reply := &order.StatusReply{InvoiceID: id, PaymentType: order.PaymentTypeBolt11, DeploymentDetails: order.NotDeployed}
+	reply := &order.StatusReply{InvoiceID: id, PaymentType: paymentType, DeploymentDetails: order.NotDeployed}
 	switch inv.Status {
 	case cln.StatusUnpaid:
 		reply.InvoiceStatus = order.InvoiceUnpaid
@@ -175,6 +178,9 @@ func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*o
 		if err != nil {
 			return nil, err
 		}
+		if d, err = s.withUnserved(ctx, id, d); err != nil {
+			return nil, fmt.Errorf("look up extensions: %w", err)
+		}
 		reply.DeploymentDetails = d
 	default:
 		return nil, fmt.Errorf("invoice %s has unknown status %q", id.Label(), inv.Status)
@@ -182,10 +188,27 @@ func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*o
 	return reply, nil
 }
 
+// overdue tells a held deployment that should have ended by now: its end
+// has not been pushed (yet), so Temporal is asked rather than showing a
+// playground that is gone.
+func overdue(d *order.Deployment, now time.Time) bool {
+	if d.Status == order.Expired || d.Status == order.Failed {
+		return false
+	}
+	end, err := time.Parse(time.RFC3339, d.VMExpirationDate)
+	return err == nil && !now.Before(end)
+}
+
 // deployment answers for a paid order: from the workflow's state when it has
 // seen the payment, otherwise from the invoice itself (the payment is being
 // relayed, or the workflow is gone from Temporal's retention).
 func (s *Service) deployment(ctx context.Context, id order.ID, inv cln.Invoice) (*order.Deployment, error) {
+	if st, ok, recheck := s.states.get(id); ok && st.Deployment != nil && !overdue(st.Deployment, s.now()) {
+		if recheck {
+			go s.recheck(id)
+		}
+		return st.Deployment, nil
+	}
 	st, err := s.statuses.get(ctx, id)
 	if err == nil && st.Deployment != nil {
 		return st.Deployment, nil

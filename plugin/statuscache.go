@@ -157,26 +157,58 @@ func isDone(ch chan struct{}) bool {
 // on every change: one describe, answered from the execution's stored state
 // (no worker, no replay, also once the workflow has closed). An order whose
 // workflow predates the memo is asked with a query instead.
+//
+// A settled state of an order that pushes to this plugin is kept in
+// s.states, which answers the order's next polls (see orderStates).
 func (s *Service) fetchState(ctx context.Context, id order.ID) (workflows.State, error) {
+	st, seq, err := s.readMemo(ctx, id)
+	if err == nil && seq > 0 && settled(st) && s.states.canHold() {
+		s.states.learn(id, st, seq)
+	}
+	return st, err
+}
+
+// readMemo reads the order's published state and its number (0 when the
+// order does not push its states).
+func (s *Service) readMemo(ctx context.Context, id order.ID) (workflows.State, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	resp, err := s.temporal.DescribeWorkflowExecution(ctx, id.WorkflowID(), "")
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return workflows.State{}, errWorkflowNotFound
+			return workflows.State{}, 0, errWorkflowNotFound
 		}
-		return workflows.State{}, err
+		return workflows.State{}, 0, err
 	}
-	p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoState]
+	fields := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()
+	p, ok := fields[workflows.MemoState]
 	if !ok {
-		return s.queryState(ctx, id)
+		st, err := s.queryState(ctx, id)
+		return st, 0, err
 	}
 	var st workflows.State
 	if err := s.dataConverter().FromPayload(p, &st); err != nil {
-		return workflows.State{}, fmt.Errorf("read order %s's state: %w", id, err)
+		return workflows.State{}, 0, fmt.Errorf("read order %s's state: %w", id, err)
 	}
-	return st, nil
+	var seq uint64
+	if p, ok := fields[workflows.MemoStateSeq]; ok {
+		if err := s.dataConverter().FromPayload(p, &seq); err != nil {
+			return workflows.State{}, 0, fmt.Errorf("read order %s's state number: %w", id, err)
+		}
+	}
+	return st, seq, nil
+}
+
+// recheck confirms a held state against the memo, in the background.
+func (s *Service) recheck(id order.ID) {
+	defer s.states.checkDone(id)
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	st, seq, err := s.readMemo(ctx, id)
+	if err == nil && seq > 0 {
+		s.states.learn(id, st, seq)
+	}
 }
 
 func (s *Service) dataConverter() converter.DataConverter {

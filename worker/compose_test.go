@@ -21,7 +21,8 @@ func TestProductionComposeStack(t *testing.T) {
 	}
 	dir := t.TempDir()
 	// The env files hold the secrets and are never committed: stand-ins here.
-	for _, f := range []string{".env.postgres", ".env.worker"} {
+	os.MkdirAll(filepath.Join(dir, "secrets"), 0o700)
+	for _, f := range []string{".env.postgres", ".env.worker", "secrets/codec.keys"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("PLACEHOLDER=1\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +36,8 @@ func TestProductionComposeStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compose-go rejects docker-compose.yml: %v", err)
 	}
-	for _, name := range []string{"postgresql", "temporal", "temporal-ui", "worker"} {
+	temporal := []string{"temporal-history", "temporal-matching", "temporal-frontend", "temporal-worker"}
+	for _, name := range append([]string{"postgresql", "temporal-schema", "temporal-namespace", "temporal-ui", "worker", "codec-server"}, temporal...) {
 		if _, ok := p.Services[name]; !ok {
 			t.Fatalf("no %s service", name)
 		}
@@ -55,13 +57,42 @@ func TestProductionComposeStack(t *testing.T) {
 	if p.Services["worker"].Build == nil {
 		t.Error("the worker is not built from the Dockerfile")
 	}
-	for name, dep := range map[string]string{"temporal": "postgresql", "temporal-ui": "temporal", "worker": "temporal"} {
+	for name, dep := range map[string]string{"temporal-schema": "postgresql", "temporal-ui": "temporal-frontend",
+		"worker": "temporal-frontend", "temporal-worker": "temporal-frontend", "temporal-namespace": "temporal-frontend"} {
 		d, ok := p.Services[name].DependsOn[dep]
 		if !ok || d.Condition != types.ServiceConditionHealthy {
 			t.Errorf("%s does not wait for %s to be healthy", name, dep)
 		}
 	}
-	for _, name := range []string{"postgresql", "temporal"} {
+	// Each Temporal service is its own container on the shared config
+	// (deploy/temporal, which make stack runs natively), at a fixed address
+	// it broadcasts to the others.
+	seen := map[string]bool{}
+	for _, name := range temporal {
+		svc := p.Services[name]
+		role := strings.TrimPrefix(name, "temporal-")
+		ep := strings.Join(svc.Entrypoint, " ")
+		if !strings.Contains(ep, "--env lnplaylive") || !strings.HasSuffix(ep, "--service "+role) {
+			t.Errorf("%s runs %q", name, ep)
+		}
+		if len(svc.Volumes) != 1 || filepath.Base(svc.Volumes[0].Source) != "temporal" || !svc.Volumes[0].ReadOnly {
+			t.Errorf("%s does not mount deploy/temporal read-only: %+v", name, svc.Volumes)
+		}
+		addr := svc.Networks["temporal"]
+		b := svc.Environment["TEMPORAL_BROADCAST_ADDRESS"]
+		if addr == nil || b == nil || addr.Ipv4Address != *b || seen[*b] {
+			t.Errorf("%s: broadcast address %v, network address %+v", name, b, addr)
+		} else {
+			seen[*b] = true
+		}
+		if d, ok := svc.DependsOn["temporal-schema"]; role != "worker" && (!ok || d.Condition != types.ServiceConditionCompletedSuccessfully) {
+			t.Errorf("%s starts before the schema is migrated", name)
+		}
+	}
+	if r := p.Services["worker"].Deploy; r == nil || r.Replicas == nil || *r.Replicas != 2 {
+		t.Error("not two lnplaylive workers")
+	}
+	for _, name := range []string{"postgresql", "temporal-frontend"} {
 		if p.Services[name].HealthCheck == nil || len(p.Services[name].HealthCheck.Test) == 0 {
 			t.Errorf("%s has no health check", name)
 		}

@@ -20,10 +20,10 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	"OrderSource": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
-// ensureSearchAttributes registers whichever of SearchAttributes the
+// EnsureSearchAttributes registers whichever of SearchAttributes the
 // namespace lacks, so a fresh server (compose stack, self-hosted) works
 // without a manual `temporal operator search-attribute create`.
-func ensureSearchAttributes(ctx context.Context, c client.Client, namespace string, log *slog.Logger) error {
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, log *slog.Logger) error {
 	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
 		return fmt.Errorf("list search attributes: %w", err)

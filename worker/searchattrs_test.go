@@ -16,7 +16,7 @@ func TestSearchAttributesAreRegisteredOnAFreshNamespace(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	for i := 0; i < 2; i++ { // the second run finds them and changes nothing
-		if err := ensureSearchAttributes(ctx, c, "default", log); err != nil {
+		if err := EnsureSearchAttributes(ctx, c, "default", log); err != nil {
 			t.Fatal(err)
 		}
 	}

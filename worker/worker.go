@@ -57,6 +57,7 @@ func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.OrderWorkflow)
 	w.RegisterWorkflow(workflows.SweepWorkflow)
 	w.RegisterWorkflow(workflows.CapacityWorkflow)
+	w.RegisterWorkflow(workflows.UnservedPaymentWorkflow)
 	w.RegisterActivity(acts)
 }
 
@@ -133,7 +134,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := (capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}).CheckCodec(ctx, cdc); err != nil {
 		return fmt.Errorf("codec keys: %w", err)
 	}
-	if err := ensureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {
+	if err := EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {
 		return err
 	}
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {

@@ -3,8 +3,11 @@
 package workflows
 
 import (
+	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -48,6 +51,13 @@ const (
 	// MemoState is the memo key under which the workflow publishes its
 	// State on every change.
 	MemoState = "state"
+	// MemoStateSeq numbers the published states of an order that pushes
+	// them to its plugin (OrderInput.StatusQueue), so the plugin can order
+	// what it reads from the memo against what was pushed.
+	MemoStateSeq = "state_seq"
+	// ActivityPushStatus delivers a PushedState to the plugin that created
+	// the order, on that plugin's own task queue.
+	ActivityPushStatus = "PushStatus"
 	// SignalProgress carries a Progress from the bootstrap activity.
 	SignalProgress = "progress"
 	// SignalExtend carries an Extend from an operator: more paid time.
@@ -92,6 +102,19 @@ type OrderInput struct {
 	// Issued marks an order an operator placed without an invoice (a
 	// workshop, a sponsor, support); it starts Prepaid.
 	Issued *Issue `json:"issued,omitempty"`
+	// StatusQueue is the task queue of the plugin that created the order:
+	// every change of a paid order's State is pushed there
+	// (ActivityPushStatus), so the plugin answers invoicestatus from
+	// memory. Empty: nothing is pushed (operator orders, older plugins).
+	StatusQueue string `json:"status_queue,omitempty"`
+}
+
+// PushedState is one published State of an order, numbered: a plugin keeps
+// the highest Seq it has seen, so a late retry never overwrites news.
+type PushedState struct {
+	OrderID order.ID `json:"order_id"`
+	Seq     uint64   `json:"seq"`
+	State   State    `json:"state"`
 }
 
 // Issue says who placed an operator-issued order, and why.
@@ -148,4 +171,57 @@ func startedWithAttributes(ctx workflow.Context) bool {
 	_, hasStatus := workflow.GetTypedSearchAttributes(ctx).GetKeyword(AttrOrderStatus)
 	_, hasState := workflow.GetInfo(ctx).Memo.GetFields()[MemoState]
 	return hasStatus && hasState
+}
+
+// SignalExtensionPaid carries an ExtensionPayment: an extension invoice (or
+// offer) of the order is paid in lightningd.
+const SignalExtensionPaid = "extension-paid"
+
+// ExtensionPayment is what lightningd recorded for a paid extension, and
+// what it bought. Label is the extension's invoice (offer) label: the
+// workflow serves each label at most once.
+type ExtensionPayment struct {
+	N                  int       `json:"n"`
+	Label              string    `json:"label"`
+	Hours              int       `json:"hours"`
+	PayIndex           uint64    `json:"pay_index"`
+	PaidAt             time.Time `json:"paid_at"`
+	AmountReceivedMsat uint64    `json:"amount_received_msat"`
+	// MaxHours caps the order's paid hours, extensions included (the
+	// plugin's configuration); 0: no cap.
+	MaxHours int `json:"max_hours,omitempty"`
+}
+
+// StatusUnservedPayment is the OrderStatus of an UnservedPaymentWorkflow.
+const StatusUnservedPayment = "unserved_payment"
+
+// UnservedRecord is a payment that bought nothing, kept for the operator
+// to refund: `lnplaylive orders unserved` lists them.
+type UnservedRecord struct {
+	OrderID    order.ID  `json:"order_id"`
+	Label      string    `json:"label"`
+	AmountMsat uint64    `json:"amount_msat"`
+	PaidAt     time.Time `json:"paid_at"`
+	Reason     string    `json:"reason"`
+}
+
+// MemoUnserved is the memo key of an UnservedPaymentWorkflow's record.
+const MemoUnserved = "unserved"
+
+// UnservedPaymentWorkflow records one unserved payment. It does nothing
+// else: the record is its id (the payment's label, so one per payment),
+// search attributes and memo, kept for the namespace's retention.
+func UnservedPaymentWorkflow(ctx workflow.Context, rec UnservedRecord) (UnservedRecord, error) {
+	return rec, nil
+}
+
+// UnservedStartOptions start the record of rec: one per label.
+func UnservedStartOptions(rec UnservedRecord, taskQueue string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID: "lnplaylive-unserved-" + strings.TrimPrefix(rec.Label, order.LabelPrefix), TaskQueue: taskQueue,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(WithStatus(StatusUnservedPayment)),
+		Memo:                                     map[string]any{MemoUnserved: rec},
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -73,7 +74,9 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (Result, error) {
 	if err := o.setup(ctx); err != nil {
 		return Result{}, err
 	}
-	return o.run(ctx)
+	res, err := o.run(ctx)
+	o.flushPush(ctx)
+	return res, err
 }
 
 type orderRun struct {
@@ -87,6 +90,14 @@ type orderRun struct {
 	// change (see publish); published is the last state pushed.
 	publishing bool
 	published  []byte
+	// pushing: published states are also pushed to the plugin's
+	// StatusQueue, numbered by seq (see push).
+	pushing     bool
+	pushDecided bool
+	seq         uint64
+	lastPush    workflow.Future
+	// teardown: an operator ended the order now.
+	teardown bool
 }
 
 // WithStatus sets the OrderStatus search attribute.
@@ -117,11 +128,84 @@ func (o *orderRun) publish(ctx workflow.Context) {
 	if err != nil || bytes.Equal(b, o.published) {
 		return
 	}
-	if err := workflow.UpsertMemo(ctx, map[string]any{MemoState: o.state}); err != nil {
+	if o.state.Deployment != nil {
+		o.decidePush(ctx)
+	}
+	memo := map[string]any{MemoState: o.state}
+	if o.pushing {
+		o.seq++
+		memo[MemoStateSeq] = o.seq
+	}
+	if err := workflow.UpsertMemo(ctx, memo); err != nil {
 		workflow.GetLogger(ctx).Warn("publish state", "Error", err)
 		return
 	}
 	o.published = b
+	o.push(ctx)
+}
+
+// decidePush settles, at the first paid state, whether this order pushes
+// its states: pushing came after running orders had started, so it is
+// versioned, and only orders whose plugin serves a status queue ask. Asked
+// at payment rather than at start, so an order that is never paid (most
+// invoices) carries no marker, and its first workflow task, which
+// createorder's latency depends on, stays as small as before.
+func (o *orderRun) decidePush(ctx workflow.Context) {
+	if o.pushDecided {
+		return
+	}
+	o.pushDecided = true
+	o.pushing = o.publishing && o.in.StatusQueue != "" &&
+		workflow.GetVersion(ctx, "push-status", workflow.DefaultVersion, 1) == 1
+}
+
+// pushOptions: a push is small and idempotent (the plugin keeps the highest
+// seq). It is retried while the plugin is away, for as long as an outage of
+// the plugin is worth bridging; after that the plugin, restarted, reads the
+// memo anyway. Only the last push is waited for (see flushPush).
+var pushOptions = workflow.ActivityOptions{
+	ScheduleToCloseTimeout: time.Hour,
+	StartToCloseTimeout:    5 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    200 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    5 * time.Second,
+	},
+}
+
+// push hands a paid order's published state to the plugin that created it,
+// on that plugin's task queue: the plugin then answers invoicestatus from
+// memory instead of asking Temporal on every poll. Unpaid states are not
+// pushed: the plugin answers those from lightningd.
+func (o *orderRun) push(ctx workflow.Context) {
+	if !o.pushing || o.state.Deployment == nil {
+		return
+	}
+	opts := pushOptions
+	opts.TaskQueue = o.in.StatusQueue
+	// Not awaited: the order's progress never waits for its plugin.
+	o.lastPush = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), ActivityPushStatus,
+		PushedState{OrderID: o.in.OrderID, Seq: o.seq, State: o.state})
+}
+
+// finalPushWait bounds how long a finished order waits for its last push
+// (expired, failed) to reach the plugin: a workflow that completes abandons
+// its pending activities, and the plugin must not keep showing a
+// playground that is gone. A plugin away for longer reads the memo after
+// its restart.
+const finalPushWait = 30 * time.Second
+
+// flushPush waits, bounded, for the last push before the workflow ends.
+func (o *orderRun) flushPush(ctx workflow.Context) {
+	if o.lastPush == nil || o.lastPush.IsReady() {
+		return
+	}
+	ctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(o.lastPush, func(workflow.Future) {})
+	sel.AddFuture(workflow.NewTimer(ctx, finalPushWait), func(workflow.Future) {})
+	sel.Select(ctx)
 }
 
 func (o *orderRun) setup(ctx workflow.Context) error {
@@ -321,9 +405,17 @@ func (o *orderRun) setProgress(ctx workflow.Context, step string, ready int) {
 func (o *orderRun) serveUntil(ctx workflow.Context) {
 	extendCh := workflow.GetSignalChannel(ctx, SignalExtend)
 	teardownCh := workflow.GetSignalChannel(ctx, SignalTeardown)
+	extPaidCh := workflow.GetSignalChannel(ctx, SignalExtensionPaid)
 	for ctx.Err() == nil {
 		wait := o.expiration.Sub(workflow.Now(ctx))
 		if wait <= 0 {
+			// Extensions paid before the end, relayed after it (the
+			// worker or the plugin was down at the old end): the host is
+			// still here, so they are served, and the order goes on.
+			o.drainExtensions(ctx, extPaidCh, true)
+			if o.expiration.After(workflow.Now(ctx)) {
+				continue
+			}
 			return
 		}
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
@@ -340,16 +432,112 @@ func (o *orderRun) serveUntil(ctx workflow.Context) {
 			c.Receive(ctx, &e)
 			o.extend(ctx, e)
 		})
+		sel.AddReceive(extPaidCh, func(c workflow.ReceiveChannel, _ bool) {
+			var p ExtensionPayment
+			c.Receive(ctx, &p)
+			o.extensionPaid(ctx, p, true)
+		})
 		sel.AddReceive(teardownCh, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, nil)
 			workflow.GetLogger(ctx).Info("teardown requested by an operator")
-			over = true
+			over, o.teardown = true, true
 		})
 		sel.Select(ctx)
 		cancelTimer()
+		if over && !o.teardown {
+			continue // the loop's head serves extensions relayed late
+		}
 		if over {
 			return
 		}
+	}
+}
+
+// A paid extension needs no version marker: it is a new signal, handled
+// only when one arrives, and no recorded history carries one.
+
+// extensionPaid serves one paid extension: the order's end moves by its
+// hours from the current end. Each label is served at most once, whoever
+// relays it how often. A payment made after the order's end (or arriving
+// once its host is being released: serving false), or one past the cap on
+// paid hours, buys nothing and is recorded for refund.
+func (o *orderRun) extensionPaid(ctx workflow.Context, p ExtensionPayment, serving bool) {
+	logger := workflow.GetLogger(ctx)
+	if o.seenPayment(p.Label) {
+		logger.Info("extension payment repeated; ignored", "Label", p.Label)
+		return
+	}
+	switch {
+	case !serving || !p.PaidAt.Before(o.expiration):
+		o.unserved(ctx, p, order.UnservedOrderEnded)
+	case p.MaxHours > 0 && o.paidHours()+p.Hours > p.MaxHours:
+		o.unserved(ctx, p, order.UnservedOverCap)
+	default:
+		o.expiration = order.VMExpiration(o.expiration, p.Hours, o.in.DevHour)
+		d := o.state.Deployment
+		d.VMExpirationDate = order.FormatTime(o.expiration)
+		d.Extensions = append(d.Extensions, order.Extension{N: p.N, Hours: p.Hours,
+			AmountMsat: p.AmountReceivedMsat, PaidAt: order.FormatTime(p.PaidAt)})
+		o.upsert(ctx, AttrExpiresAt.ValueSet(o.expiration))
+		logger.Info("order extended by payment", "Label", p.Label, "Hours", p.Hours, "VMExpiration", o.expiration)
+	}
+}
+
+func (o *orderRun) seenPayment(label string) bool {
+	d := o.state.Deployment
+	for _, e := range d.Extensions {
+		if order.ExtensionLabel(o.in.OrderID, e.N) == label {
+			return true
+		}
+	}
+	for _, u := range d.UnservedPayments {
+		if u.Label == label {
+			return true
+		}
+	}
+	return false
+}
+
+// paidHours is the order's paid time, extensions included.
+func (o *orderRun) paidHours() int {
+	h := o.in.Hours
+	for _, e := range o.state.Deployment.Extensions {
+		h += e.Hours
+	}
+	return h
+}
+
+// unserved records a payment that bought nothing: in the order's status,
+// and as an UnservedPaymentWorkflow the operator lists for refunds.
+func (o *orderRun) unserved(ctx workflow.Context, p ExtensionPayment, reason string) {
+	d := o.state.Deployment
+	d.UnservedPayments = append(d.UnservedPayments, order.UnservedPayment{Label: p.Label,
+		AmountMsat: p.AmountReceivedMsat, PaidAt: order.FormatTime(p.PaidAt), Reason: reason})
+	o.publish(ctx)
+	workflow.GetLogger(ctx).Warn("extension payment not served; recorded for refund", "Label", p.Label, "Reason", reason)
+	rec := UnservedRecord{OrderID: o.in.OrderID, Label: p.Label, AmountMsat: p.AmountReceivedMsat, PaidAt: p.PaidAt, Reason: reason}
+	start := UnservedStartOptions(rec, "")
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: start.ID, WorkflowIDReusePolicy: start.WorkflowIDReusePolicy,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		TypedSearchAttributes: start.TypedSearchAttributes, Memo: start.Memo,
+	})
+	// Waiting for the start (not the end) makes the record durable before
+	// the order can complete; one that exists already (the follower made
+	// it) is the same record.
+	if err := workflow.ExecuteChildWorkflow(cctx, UnservedPaymentWorkflow, rec).GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Info("unserved payment record not started", "Label", p.Label, "Error", err)
+	}
+}
+
+// drainExtensions handles the extension payments already delivered.
+func (o *orderRun) drainExtensions(ctx workflow.Context, ch workflow.ReceiveChannel, serving bool) {
+	for {
+		var p ExtensionPayment
+		if !ch.ReceiveAsync(&p) {
+			return
+		}
+		o.extensionPaid(ctx, p, serving)
 	}
 }
 
@@ -385,6 +573,7 @@ func (o *orderRun) release(ctx workflow.Context) {
 		o.upsert(ctx, WithStatus(string(order.Expired)))
 	}
 	o.drainPayments(ctx)
+	o.drainExtensions(ctx, workflow.GetSignalChannel(ctx, SignalExtensionPaid), false)
 }
 
 // releaseReservation frees the pool slot createorder held for the unpaid

@@ -1,13 +1,17 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"sort"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -414,4 +418,62 @@ func TestAnOrderStartedWithItsAttributesDoesNotWriteThemAgain(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	// Unpaid until the invoice expired: the only change is invoice_expired.
 	require.Equal(t, []string{"expired"}, published)
+}
+
+// An order created by a plugin with a status queue pushes each paid state
+// there, numbered, and numbers its memo the same way.
+func TestPaidStatesArePushedToThePluginInOrder(t *testing.T) {
+	env, in := newEnv(t)
+	in.StatusQueue = "lnplaylive-status-test"
+	var mu sync.Mutex
+	var pushed []PushedState
+	env.RegisterActivityWithOptions(func(_ context.Context, p PushedState) error {
+		mu.Lock()
+		defer mu.Unlock()
+		pushed = append(pushed, p)
+		return nil
+	}, activity.RegisterOptions{Name: ActivityPushStatus})
+	expectOneDeployment(env)
+	var memoSeqs []uint64
+	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		memo := args.Get(0).(map[string]any)
+		seq, ok := memo[MemoStateSeq].(uint64)
+		if memo[MemoState].(State).Deployment == nil {
+			require.False(t, ok, "an unpaid state is numbered: %v", memo)
+			return
+		}
+		require.True(t, ok, "memo %v has no state number", memo)
+		memoSeqs = append(memoSeqs, seq)
+	}).Return(nil)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+
+	// The unpaid state is published unnumbered and not pushed: the plugin
+	// answers unpaid orders from lightningd.
+	require.Equal(t, []uint64{1, 2, 3, 4, 5}, memoSeqs)
+	// Pushes are not awaited, so they may arrive in any order: the
+	// plugin goes by Seq.
+	sort.Slice(pushed, func(i, j int) bool { return pushed[i].Seq < pushed[j].Seq })
+	var steps []string
+	for i, p := range pushed {
+		require.Equal(t, testOrder, p.OrderID)
+		require.Equal(t, uint64(i+1), p.Seq, "pushes are numbered as the memo is")
+		require.NotNil(t, p.State.Deployment, "only paid states are pushed")
+		steps = append(steps, string(p.State.Deployment.Status))
+	}
+	require.Equal(t, []string{"starting_deployment", "starting_deployment", "starting_deployment", "provisioned", "expired"}, steps)
+}
+
+// Without a status queue (operator orders, older plugins) nothing is pushed.
+func TestNoStatusQueueNoPush(t *testing.T) {
+	env, in := newEnv(t)
+	pushes := 0
+	env.RegisterActivityWithOptions(func(context.Context, PushedState) error { pushes++; return nil },
+		activity.RegisterOptions{Name: ActivityPushStatus})
+	expectOneDeployment(env)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, in)
+	require.NoError(t, env.GetWorkflowError())
+	require.Zero(t, pushes)
 }

@@ -64,6 +64,23 @@ func withOps(f func(ctx context.Context, o ops.Ops, args []string) error) func(*
 	}
 }
 
+// printTable prints rows as a table under header (tab-separated columns,
+// one line per row), or as a JSON array ([] when there are none).
+func printTable[T any](w io.Writer, asJSON bool, rows []T, header string, line func(T) string) error {
+	if asJSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return printJSON(w, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, line(r))
+	}
+	return tw.Flush()
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -84,22 +101,13 @@ func ordersCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if rows == nil {
-					rows = []ops.Row{}
-				}
-				return printJSON(os.Stdout, rows)
-			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ORDER\tSTATUS\tNODES\tHOURS\tPAID AT\tEXPIRES AT\tSOURCE")
-			for _, r := range rows {
+			return printTable(os.Stdout, asJSON, rows, "ORDER\tSTATUS\tNODES\tHOURS\tPAID AT\tEXPIRES AT\tSOURCE", func(r ops.Row) string {
 				src := r.Source
 				if src == "" {
 					src = "invoice"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.NodeCount, r.Hours, timeOrDash(r.PaidAt), timeOrDash(r.ExpiresAt), src)
-			}
-			return tw.Flush()
+				return fmt.Sprintf("%s\t%s\t%d\t%d\t%s\t%s\t%s", r.ID, r.Status, r.NodeCount, r.Hours, timeOrDash(r.PaidAt), timeOrDash(r.ExpiresAt), src)
+			})
 		}),
 	}
 	list.Flags().StringVar(&status, "status", "", "only orders with this status (unpaid, invoice_expired, starting_deployment, provisioned, failed, expired)")
@@ -235,7 +243,20 @@ func ordersCmd() *cobra.Command {
 		}),
 	}
 	sheetCmd.Flags().StringVarP(&sheetFile, "output", "o", "sheet.html", "the HTML file to write")
-	cmd.AddCommand(list, show, extend, teardown, retry, create, watchCmd, sheetCmd)
+	unserved := &cobra.Command{
+		Use: "unserved", Short: "List payments that bought nothing (extensions paid after their order ended or past the cap): refund them", Args: cobra.NoArgs,
+		RunE: withOps(func(ctx context.Context, o ops.Ops, _ []string) error {
+			recs, err := o.Unserved(ctx, limit)
+			if err != nil {
+				return err
+			}
+			return printTable(os.Stdout, asJSON, recs, "LABEL\tORDER\tAMOUNT MSAT\tPAID AT\tREASON", func(r workflows.UnservedRecord) string {
+				return fmt.Sprintf("%s\t%s\t%d\t%s\t%s", r.Label, r.OrderID, r.AmountMsat, timeOrDash(&r.PaidAt), r.Reason)
+			})
+		}),
+	}
+	unserved.Flags().IntVar(&limit, "limit", 100, "at most this many payments (0: all)")
+	cmd.AddCommand(list, show, extend, teardown, retry, create, watchCmd, sheetCmd, unserved)
 	return cmd
 }
 

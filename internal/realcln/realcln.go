@@ -112,6 +112,10 @@ func StartOn(t testing.TB, chain string, extra ...string) *Node {
 	go func() { _ = cmd.Wait(); close(exited) }()
 	n := &Node{Dir: dir, Port: port, cli: filepath.Join(build, "cli", "lightning-cli"), Chain: chain, fake: fake}
 	t.Cleanup(func() {
+		if t.Failed() { // what lightningd saw is most of the diagnosis
+			log, _ := os.ReadFile(filepath.Join(dir, "log"))
+			t.Logf("lightningd on port %d, its log's tail:\n%s", port, tail(log))
+		}
 		_, _ = n.Call("stop")
 		select {
 		case <-exited:

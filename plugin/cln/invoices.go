@@ -37,6 +37,9 @@ type Invoice struct {
 	PayIndex           uint64 `json:"pay_index,omitempty"`
 	AmountReceivedMsat uint64 `json:"amount_received_msat,omitempty"`
 	PaidAt             int64  `json:"paid_at,omitempty"`
+	// LocalOfferID is set on invoices a payer fetched from one of our
+	// offers; the offer's label then names the order.
+	LocalOfferID string `json:"local_offer_id,omitempty"`
 }
 
 // Invoice statuses as lightningd reports them.
