@@ -33,10 +33,11 @@ type ProgressSink interface {
 // Activities holds the dependencies of the order activities. Workflows call
 // its methods through a nil *Activities; the worker registers a real one.
 type Activities struct {
-	Provider     infra.Provider // nil: no capacity configured
-	Bootstrapper Bootstrapper   // nil: bootstrap not configured
-	Orders       OrderLookup    // for the sweeper
-	Progress     ProgressSink   // nil: progress is only heartbeated
+	Provider     infra.Provider  // nil: no capacity configured
+	Bootstrapper Bootstrapper    // nil: bootstrap not configured
+	Orders       OrderLookup     // for the sweeper
+	Admissions   AdmissionKeeper // for the sweeper; nil: none swept
+	Progress     ProgressSink    // nil: progress is only heartbeated
 }
 
 // ErrNotConfigured is retried, not failed: an operator who configures a

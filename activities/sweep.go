@@ -15,6 +15,15 @@ type OrderLookup interface {
 	Lookup(ctx context.Context, orderID string) (live bool, expiresAt time.Time, err error)
 }
 
+// AdmissionKeeper is where paid orders hold capacity or wait for it (the
+// capacity workflow): an order whose workflow was terminated by hand keeps
+// its lease or its place there until the sweeper frees it.
+type AdmissionKeeper interface {
+	// Holders lists the orders holding a lease or a place in the queue.
+	Holders(ctx context.Context) ([]string, error)
+	Release(ctx context.Context, orderID string) error
+}
+
 // MetricSweeperDeletions counts machines the sweeper deleted.
 const MetricSweeperDeletions = "lnplaylive_sweeper_deletions"
 
@@ -29,6 +38,9 @@ type SweepInput struct {
 type SweepResult struct {
 	Checked int      `json:"checked"`
 	Deleted []string `json:"deleted"` // order ids whose machines were deleted
+	// Freed lists orders no longer live whose admission (a lease without
+	// a machine, or a place in the queue) was given back.
+	Freed []string `json:"freed,omitempty"`
 }
 
 // Sweep deletes every machine whose order is not live (its workflow ended,
@@ -71,5 +83,32 @@ func (a *Activities) Sweep(ctx context.Context, in SweepInput) (SweepResult, err
 		res.Deleted = append(res.Deleted, l.OrderID)
 		activity.GetMetricsHandler(ctx).Counter(MetricSweeperDeletions).Inc(1)
 	}
-	return res, nil
+	return res, a.sweepAdmissions(ctx, &res)
+}
+
+// sweepAdmissions frees the admissions of orders that are no longer live,
+// once their machines are gone (above).
+func (a *Activities) sweepAdmissions(ctx context.Context, res *SweepResult) error {
+	if a.Admissions == nil {
+		return nil
+	}
+	holders, err := a.Admissions.Holders(ctx)
+	if err != nil {
+		return temporalError(fmt.Errorf("sweep: list admissions: %w", err))
+	}
+	for _, id := range holders {
+		live, _, err := a.Orders.Lookup(ctx, id)
+		if err != nil {
+			return fmt.Errorf("sweep: is order %s live: %w", id, err)
+		}
+		if live {
+			continue
+		}
+		if err := a.Admissions.Release(ctx, id); err != nil {
+			return temporalError(fmt.Errorf("sweep: free the admission of order %s: %w", id, err))
+		}
+		activity.GetLogger(ctx).Warn("sweep: freed the admission of an order that is not live", "Order", id)
+		res.Freed = append(res.Freed, id)
+	}
+	return nil
 }

@@ -81,3 +81,36 @@ func TestSweepNeverDeletesOnAGuess(t *testing.T) {
 		t.Fatalf("released %v", p.released)
 	}
 }
+
+type fakeAdmissions struct {
+	holders []string
+	freed   []string
+}
+
+func (f *fakeAdmissions) Holders(context.Context) ([]string, error) { return f.holders, nil }
+func (f *fakeAdmissions) Release(_ context.Context, id string) error {
+	f.freed = append(f.freed, id)
+	return nil
+}
+
+// An order terminated by hand while it held a lease without a machine (a
+// queued or just-admitted Hetzner order) gives its admission back at the
+// next sweep; live orders keep theirs.
+func TestSweepFreesTheAdmissionsOfOrdersNotLive(t *testing.T) {
+	adm := &fakeAdmissions{holders: []string{"live", "terminated", "queued-terminated"}}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(&Activities{Provider: &fakeProvider{}, Orders: fakeOrders{"live": true}, Admissions: adm})
+	v, err := env.ExecuteActivity("Sweep", SweepInput{Grace: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res SweepResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"terminated", "queued-terminated"}
+	if !slices.Equal(adm.freed, want) || !slices.Equal(res.Freed, want) {
+		t.Fatalf("freed %v, result %+v", adm.freed, res)
+	}
+}

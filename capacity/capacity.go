@@ -37,27 +37,45 @@ func (c Client) id() string { return workflows.CapacityWorkflowID(c.TaskQueue) }
 // worker has registered yet. It reads the memo with a describe, so it
 // answers while no worker runs.
 func (c Client) Provider(ctx context.Context) (string, error) {
+	r, err := c.Registration(ctx)
+	return r.Provider, err
+}
+
+// Registration is what createorder needs to know of the capacity workflow,
+// read from its memo.
+type Registration struct {
+	Provider  string // "" when no worker has registered yet
+	Admission workflows.AdmissionMemo
+}
+
+// Registration reads the registered provider and the admission queue with
+// one describe: no worker needed, and cheap enough for every createorder.
+func (c Client) Registration(ctx context.Context) (Registration, error) {
+	var r Registration
 	resp, err := c.Temporal.DescribeWorkflowExecution(ctx, c.id(), "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return "", nil
+		return r, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read the registered provider: %w", err)
-	}
-	p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProvider]
-	if !ok {
-		return "", nil
+		return r, fmt.Errorf("read the registered provider: %w", err)
 	}
 	dc := c.DataConverter
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
-	var kind string
-	if err := dc.FromPayload(p, &kind); err != nil {
-		return "", fmt.Errorf("read the registered provider: %w", err)
+	fields := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()
+	if p, ok := fields[workflows.MemoProvider]; ok {
+		if err := dc.FromPayload(p, &r.Provider); err != nil {
+			return r, fmt.Errorf("read the registered provider: %w", err)
+		}
 	}
-	return kind, nil
+	if p, ok := fields[workflows.MemoAdmission]; ok {
+		if err := dc.FromPayload(p, &r.Admission); err != nil {
+			return r, fmt.Errorf("read the admission queue: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // CheckCodec tells whether cdc (nil: none configured) reads what the
@@ -99,9 +117,44 @@ func (c Client) lease(ctx context.Context, name string, req workflows.LeaseReque
 	return l, err
 }
 
-// Release frees the order's slot; freeing none succeeds.
+// Admit asks admission for a paid order: its lease, or its place in the
+// queue. An order that can never fit is refused for good (non-retryable).
+func (c Client) Admit(ctx context.Context, req workflows.AdmitRequest) (workflows.Admission, error) {
+	var adm workflows.Admission
+	err := c.update(ctx, workflows.UpdateAdmit, req, &adm)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrTypeNeverFits {
+		return adm, temporal.NewNonRetryableApplicationError(appErr.Message(), workflows.ErrTypeNeverFits, nil)
+	}
+	if err != nil {
+		return adm, fmt.Errorf("admit order %s: %w", req.OrderID, err)
+	}
+	return adm, nil
+}
+
+// Release frees the order's slot or its place in the queue; freeing none
+// succeeds.
 func (c Client) Release(ctx context.Context, orderID string) error {
 	return c.update(ctx, workflows.UpdateRelease, orderID, nil)
+}
+
+// Holders lists the orders holding a paid lease or a place in the queue
+// (not reservations, which lapse on their own).
+func (c Client) Holders(ctx context.Context) ([]string, error) {
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, l := range st.Leases {
+		if l.Held() {
+			ids = append(ids, l.OrderID)
+		}
+	}
+	for _, q := range st.Queue {
+		ids = append(ids, q.OrderID)
+	}
+	return ids, nil
 }
 
 // State returns the registered config and every lease.

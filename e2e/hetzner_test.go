@@ -183,9 +183,11 @@ func TestWorkerKilledDuringCreateLeavesOneServer(t *testing.T) {
 	}
 }
 
-// At capacity, createorder refuses before creating an invoice; a place is
-// free again once an unpaid invoice expires.
-func TestCapacityFullRefusesBeforeAnyInvoice(t *testing.T) {
+// The bound on unpaid invoices (--lnplaylive-max-live-orders) refuses
+// before creating an invoice; there is room again once an unpaid invoice
+// expires. It bounds what a flood can make the node hold, not capacity:
+// see TestAFloodOfUnpaidOrdersNeverKeepsAPayerOut.
+func TestUnpaidInvoiceBoundRefusesBeforeAnyInvoice(t *testing.T) {
 	s := newSystem(t, options{invoiceExpiry: 3, pluginOptions: map[string]any{"lnplaylive-max-live-orders": 2}})
 	s.createOrder(map[string]any{"node_count": 8, "hours": 3})
 	s.createOrder(map[string]any{"node_count": 8, "hours": 3})

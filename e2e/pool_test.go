@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
 	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
 	"github.com/lnplaylive/lnplaylive/ops"
+	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -124,53 +126,74 @@ func slotOf(t *testing.T, d status) (string, int) {
 	return host, p - 1
 }
 
-// 20 customers order at once from a pool of 6 slots on two hosts: exactly
-// 6 get an invoice, the rest are refused before any invoice exists; the 6
-// paid orders run on 6 different slots.
-func TestConcurrentOrdersNeverShareASlot(t *testing.T) {
+// queuedAt is the place of a paid order waiting for capacity (0: not
+// queued).
+func queuedAt(st status) int {
+	var d struct {
+		Progress *order.Progress `json:"progress"`
+	}
+	if json.Unmarshal(st.DeploymentDetails, &d) != nil || d.Progress == nil || d.Progress.Step != order.StepQueued {
+		return 0
+	}
+	return d.Progress.Position
+}
+
+// 20 customers order at once from a pool of 6 slots, and all pay at once.
+// Every one gets an invoice (capacity is taken at payment, not by an
+// invoice); 6 are admitted and provisioned on 6 different slots, the other
+// 14 wait in line, each with its own place. While 10 or more paid orders
+// wait, new customers are refused before any invoice. When a playground
+// ends, the first in line gets its slot and everyone behind moves up.
+func TestConcurrentPaymentsNeverShareASlotAndQueueInOrder(t *testing.T) {
 	p := newPool(t, 2, 3)
 	s := newSystem(t, options{workerEnv: p.env})
-	var mu sync.Mutex
-	var ok []string
-	refused := 0
+	ids := make([]string, 20)
 	var wg sync.WaitGroup
-	for range 20 {
+	for i := range ids {
+		wg.Go(func() { ids[i] = string(s.createOrder(map[string]any{"node_count": 8, "hours": 3}).BOLT11InvoiceID) })
+	}
+	wg.Wait()
+	if n := len(s.node.Invoices()); n != 20 {
+		t.Fatalf("%d invoices for 20 orders", n)
+	}
+	for _, id := range ids {
 		wg.Go(func() {
-			raw, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case rerr == nil:
-				var r struct {
-					ID string `json:"bolt11_invoice_id"`
-				}
-				if err := json.Unmarshal(raw, &r); err != nil {
-					t.Error(err)
-				}
-				ok = append(ok, r.ID)
-			case strings.Contains(rerr.Message, "no capacity"):
-				refused++
-			default:
-				t.Errorf("createorder: %v", rerr)
+			if err := s.node.Pay("lnplaylive-" + id); err != nil {
+				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	if len(ok) != 6 || refused != 14 {
-		t.Fatalf("%d orders accepted, %d refused; want 6 and 14", len(ok), refused)
+	// Settled: 6 provisioned, 14 queued at places 1..14.
+	var running []string
+	place := map[int]string{}
+	deadline := time.Now().Add(180 * time.Second)
+	for {
+		running, place = nil, map[int]string{}
+		for _, id := range ids {
+			st := s.status(id)
+			if provisioned(st) {
+				running = append(running, id)
+			} else if q := queuedAt(st); q > 0 {
+				place[q] = id
+			}
+		}
+		if len(running) == 6 && len(place) == 14 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d provisioned, places %v", len(running), place)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	if n := len(s.node.Invoices()); n != 6 {
-		t.Fatalf("%d invoices exist; want one per accepted order", n)
-	}
-	for _, id := range ok {
-		if err := s.node.Pay("lnplaylive-" + id); err != nil {
-			t.Fatal(err)
+	for q := 1; q <= 14; q++ {
+		if place[q] == "" {
+			t.Fatalf("no order at place %d: %v", q, place)
 		}
 	}
 	used := map[string]string{}
-	for _, id := range ok {
-		st := s.waitStatus(id, 120*time.Second, provisioned)
-		host, base := slotOf(t, st)
+	for _, id := range running {
+		host, base := slotOf(t, s.status(id))
 		key := fmt.Sprintf("%s/%d", host, base)
 		if other, dup := used[key]; dup {
 			t.Fatalf("orders %s and %s share slot %s", other, id, key)
@@ -181,46 +204,71 @@ func TestConcurrentOrdersNeverShareASlot(t *testing.T) {
 		t.Fatalf("%d projects up on the hosts, want 6: %v", len(got), got)
 	}
 	st := s.capacityState()
-	if len(st.Leases) != 6 || st.Free(8) != 0 {
-		t.Fatalf("capacity workflow: %d leases, %d free", len(st.Leases), st.Free(8))
+	if len(st.Leases) != 6 || st.Free(8) != 0 || len(st.Queue) != 14 {
+		t.Fatalf("capacity workflow: %d leases, %d free, %d queued", len(st.Leases), st.Free(8), len(st.Queue))
 	}
-	for _, l := range st.Leases {
-		if !l.Held() {
-			t.Fatalf("lease of paid order %s is still a reservation", l.OrderID)
-		}
+	// The queue is long: new customers are told before paying.
+	_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
+	if rerr == nil || !strings.Contains(rerr.Message, "14 paid orders are waiting") {
+		t.Fatalf("createorder with 14 paid orders waiting: %v", rerr)
+	}
+
+	freed := running[0]
+	host, base := slotOf(t, s.status(freed))
+	if out, err := s.cli("", "orders", "teardown", freed, "--yes"); err != nil {
+		t.Fatalf("teardown: %v: %s", err, out)
+	}
+	first := s.waitStatus(place[1], 120*time.Second, provisioned)
+	if h, b := slotOf(t, first); h != host || b != base {
+		t.Fatalf("the first in line got %s:%d, want the freed slot %s:%d", h, b, host, base)
+	}
+	for q := 2; q <= 14; q++ {
+		s.waitStatus(place[q], 30*time.Second, func(st status) bool { return queuedAt(st) == q-1 })
+	}
+	if got := p.projects(t); len(got) != 6 {
+		t.Fatalf("%d projects up after the hand-over, want 6: %v", len(got), got)
 	}
 }
 
-// A full pool refuses createorder before an invoice exists; when the paid
-// time is over the playground is taken down (volumes too) and the next
-// order gets the same slot.
+// A one-slot pool: a second customer pays while the first playground runs.
+// It waits in line (first, with the first order's end as its estimate);
+// when the paid time is over the playground is taken down (volumes too)
+// and the waiting order gets the same slot.
 func TestExpiryFreesTheSlotForTheNextOrder(t *testing.T) {
 	p := newPool(t, 1, 1)
-	s := newSystem(t, options{workerEnv: p.env, pluginOptions: map[string]any{"lnplaylive-dev-hour-seconds": 4}})
+	s := newSystem(t, options{workerEnv: p.env, pluginOptions: map[string]any{"lnplaylive-dev-hour-seconds": 8}})
 	first := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
-	_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
-	if rerr == nil || !strings.Contains(rerr.Message, "no capacity") {
-		t.Fatalf("second order on a one-slot pool: %v, want a no-capacity refusal", rerr)
-	}
-	if n := len(s.node.Invoices()); n != 1 {
-		t.Fatalf("%d invoices after a refusal, want 1", n)
-	}
+	// The paid clock runs in the queue too: 20 hours (160 s) leave the
+	// next order time to be served after the first's 24 s.
+	next := s.createOrder(map[string]any{"node_count": 8, "hours": 20})
 	if err := s.node.Pay("lnplaylive-" + string(first.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
 	}
 	st := s.waitStatus(string(first.BOLT11InvoiceID), 60*time.Second, provisioned)
 	host1, base1 := slotOf(t, st)
+	var d1 order.Deployment
+	if err := json.Unmarshal(st.DeploymentDetails, &d1); err != nil {
+		t.Fatal(err)
+	}
 	project := "lnplaylive-" + string(first.BOLT11InvoiceID)
 	if _, up := p.projects(t)[project]; !up {
 		t.Fatalf("project %s is not up", project)
 	}
-	// 3 development hours of 4 s: expiry, then `down -v`.
+	if err := s.node.Pay("lnplaylive-" + string(next.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	q := s.waitStatus(string(next.BOLT11InvoiceID), 10*time.Second, func(st status) bool { return queuedAt(st) == 1 })
+	var dq order.Deployment
+	if err := json.Unmarshal(q.DeploymentDetails, &dq); err != nil {
+		t.Fatal(err)
+	}
+	if dq.Progress.EstimatedStart != d1.VMExpirationDate {
+		t.Fatalf("estimated start %q; want the running order's end %s", dq.Progress.EstimatedStart, d1.VMExpirationDate)
+	}
+	// 3 development hours of 8 s: expiry, then `down -v`.
 	s.waitStatus(string(first.BOLT11InvoiceID), 60*time.Second, func(st status) bool {
 		return strings.Contains(string(st.DeploymentDetails), `"expired"`)
 	})
-	if _, up := p.projects(t)[project]; up {
-		t.Fatal("the expired order's project is still up")
-	}
 	downs := 0
 	for _, c := range p.hosts[0].Calls(t) {
 		if strings.Join(c, " ") == "compose -p "+project+" down -v --remove-orphans" {
@@ -233,14 +281,9 @@ func TestExpiryFreesTheSlotForTheNextOrder(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(p.hosts[0].RemoteDir, string(first.BOLT11InvoiceID))); !os.IsNotExist(err) {
 		t.Fatalf("the order's files are still on the host: %v", err)
 	}
-	if l := s.capacityState().Leases; len(l) != 0 {
-		t.Fatalf("leases after expiry: %+v", l)
-	}
-	next := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
-	if err := s.node.Pay("lnplaylive-" + string(next.BOLT11InvoiceID)); err != nil {
-		t.Fatal(err)
-	}
 	st = s.waitStatus(string(next.BOLT11InvoiceID), 60*time.Second, provisioned)
+	time.Sleep(time.Second) // the workflow task that published it completes
+	recordHistory(t, s, next.BOLT11InvoiceID.WorkflowID(), "order_queued_admitted")
 	host2, base2 := slotOf(t, st)
 	if host1 != host2 || base1 != base2 {
 		t.Fatalf("next order on %s:%d, want the freed slot %s:%d", host2, base2, host1, base1)
@@ -288,7 +331,7 @@ func TestWorkerKilledHoldingALeaseLeaksNoSlot(t *testing.T) {
 }
 
 // An operator issues an order from the CLI with no invoice: it runs on the
-// pool (taking its only slot, so customers are refused), is marked
+// pool (taking its only slot, so a second operator order is refused), is marked
 // operator-issued in its status and search attributes, and tears down like
 // any other. The sweeper removes a project no order owns.
 func TestOperatorIssuedOrderRunsFromTheCLIToTeardown(t *testing.T) {
@@ -308,7 +351,8 @@ func TestOperatorIssuedOrderRunsFromTheCLIToTeardown(t *testing.T) {
 	if out, err := s.cli("", "orders", "create", "--nodes", "8", "--hours", "3", "--reason", "again"); err == nil || !strings.Contains(out, "no capacity") {
 		t.Fatalf("a second operator order on a full pool: %v: %s", err, out)
 	}
-	if _, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3}); rerr == nil || !strings.Contains(rerr.Message, "no capacity") {
+	// A customer still gets an invoice: capacity is taken at payment.
+	if _, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3}); rerr != nil {
 		t.Fatalf("customer order while the operator's holds the slot: %v", rerr)
 	}
 	var st workflows.State
@@ -334,27 +378,21 @@ func TestOperatorIssuedOrderRunsFromTheCLIToTeardown(t *testing.T) {
 		st.Issued.Reason != "bitcoin++ workshop" || st.Issued.By != "alice" || st.InvoiceStatus != "paid" {
 		t.Fatalf("operator order: %+v", st)
 	}
-	var rows []ops.Row
+	// The customer's unpaid order is listed too; the operator's is marked.
 	deadline = time.Now().Add(20 * time.Second)
-	for len(rows) == 0 {
+	for listed := false; !listed; time.Sleep(200 * time.Millisecond) {
 		out, err := s.cli("", "orders", "list", "--json")
 		if err != nil {
 			t.Fatalf("orders list: %v: %s", err, out)
 		}
-		rows = nil
+		var rows []ops.Row
 		if err := json.Unmarshal([]byte(out), &rows); err != nil {
 			t.Fatal(err)
 		}
-		if len(rows) == 1 && rows[0].Source != workflows.SourceOperator {
-			rows = nil // visibility not caught up
-		}
-		if time.Now().After(deadline) {
+		listed = slices.ContainsFunc(rows, func(r ops.Row) bool { return r.ID == id && r.Source == workflows.SourceOperator })
+		if !listed && time.Now().After(deadline) {
 			t.Fatalf("operator order not listed as operator-issued: %s", out)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if rows[0].ID != id {
-		t.Fatalf("listed %+v", rows)
 	}
 
 	// A project left on a host with no order behind it (a hand-made one,

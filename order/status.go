@@ -1,6 +1,9 @@
 package order
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // InvoiceStatus is the SPEC §3 invoice_status.
 type InvoiceStatus string
@@ -30,7 +33,7 @@ const PluginVersion = "v0.1.0"
 // DeploymentSteps are the progress steps of a deployment, in the order
 // they come: the workflow's, the bootstrap's over SSH, its script's, and
 // the runes.
-var DeploymentSteps = []string{"acquiring_host", "bootstrapping", "connecting", "waiting_for_ssh", "waiting_for_cloud_init",
+var DeploymentSteps = []string{StepQueued, "acquiring_host", "bootstrapping", "connecting", "waiting_for_ssh", "waiting_for_cloud_init",
 	"uploading", "starting_containers", "waiting_for_bitcoind", "waiting_for_nodes", "funding_nodes", "connecting_nodes",
 	"opening_channels", "confirming_channels", "checking_routes", "done", "creating_runes"}
 
@@ -39,6 +42,27 @@ type Progress struct {
 	Step       string `json:"step"`
 	NodesReady int    `json:"nodes_ready"`
 	NodeCount  int    `json:"node_count"`
+	// Position and EstimatedStart are set while Step is StepQueued: the
+	// order is paid and waits for capacity, first come first served.
+	// Position 1 is next; EstimatedStart (RFC 3339) is when capacity is
+	// expected, absent until there is an estimate.
+	Position       int    `json:"position,omitempty"`
+	EstimatedStart string `json:"estimated_start,omitempty"`
+}
+
+// StepQueued is the progress step of a paid order waiting for capacity.
+const StepQueued = "queued"
+
+// Describe is the progress in words, for operators' terminals.
+func (p Progress) Describe() string {
+	if p.Step != StepQueued {
+		return fmt.Sprintf("%s (%d/%d nodes)", p.Step, p.NodesReady, p.NodeCount)
+	}
+	s := fmt.Sprintf("queued: number %d in line for capacity", p.Position)
+	if p.EstimatedStart != "" {
+		s += ", expected at " + p.EstimatedStart
+	}
+	return s
 }
 
 // Node is one node of a provisioned playground (SPEC §6): what an attendee

@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/lnplaylive/lnplaylive/capacity"
-	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -35,22 +34,24 @@ const (
 	countTTLFar = 10 * time.Second
 )
 
-// lapseGrace keeps a pool slot reserved a while past the invoice's expiry:
-// a payment lightningd accepted at the last moment may be relayed late.
-const lapseGrace = 10 * time.Minute
-
-// capacityGuard admits an order before its invoice exists. What it checks
-// depends on the provider the worker registered with the task queue's
-// capacity workflow (read from its memo, at most once a second):
+// capacityGuard decides, before an invoice exists, whether an order may be
+// sold. Capacity itself is taken at payment, in the capacity workflow's
+// admission (workflows.UpdateAdmit), so an unpaid invoice never holds a
+// slot or a machine that a paying customer needs. What is checked here:
 //
-//   - none: every order is refused ("no capacity configured");
-//   - hosts: a slot is reserved in the capacity workflow for the invoice's
-//     lifetime, so admission is exact: two callers never get one slot, and
-//     a paid order always finds its slot;
-//   - hetzner (or no worker registered yet): live orders are counted
-//     against --lnplaylive-max-live-orders.
+//   - a provider is registered (read from the capacity workflow's memo,
+//     with the queue, at most once a second); none refuses every order;
+//   - the order fits the biggest slot of a host pool;
+//   - fewer than --lnplaylive-max-queued paid orders are waiting: a long
+//     queue means capacity is short, and new customers are told so at
+//     once rather than after paying;
+//   - fewer than --lnplaylive-max-live-orders invoices are unpaid: a bound
+//     on what a flood of createorder can make the node hold (invoices and
+//     workflows), set far above real demand. It never keeps a payer out
+//     of capacity, only out of new invoices while it is reached.
 type capacityGuard struct {
 	max       int
+	maxQueued int
 	taskQueue string
 	temporal  client.Client
 	leases    capacity.Client
@@ -61,112 +62,66 @@ type capacityGuard struct {
 	counted   int
 	countedAt time.Time
 	starts    []time.Time // this plugin's starts, newest last
-	inFlight  int         // reserved, not yet started or abandoned
-	kind      string      // registered provider ("" unknown)
-	kindAt    time.Time
-	// updating bounds this plugin's slot updates in flight: Temporal admits
-	// only a few concurrent updates per workflow (10 by default) and makes
-	// the rest retry, so a burst of createorders waits here, in order,
-	// instead of in the server's back-off.
-	updating chan struct{}
+	inFlight  int         // admitted, not yet started or abandoned
+	reg       capacity.Registration
+	regAt     time.Time
 }
 
-// maxSlotUpdates is how many slot updates this plugin has in flight.
-const maxSlotUpdates = 4
-
 func newCapacityGuard(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *capacityGuard {
-	return &capacityGuard{max: cfg.MaxLiveOrders, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
-		updating: make(chan struct{}, maxSlotUpdates),
-		leases:   capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
+	return &capacityGuard{max: cfg.MaxLiveOrders, maxQueued: cfg.MaxQueued, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
+		leases: capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
 }
 
 // grant is an admitted order. Call done(true) once its workflow is
 // started, done(false) if it was not.
 type grant struct {
 	done func(started bool)
-	slot bool // a pool slot is reserved for the invoice
 }
 
 // reserve admits the order or refuses it.
-func (g *capacityGuard) reserve(ctx context.Context, id order.ID, nodeCount int, invoiceExpiry time.Time) (grant, error) {
+func (g *capacityGuard) reserve(ctx context.Context, nodeCount int) (grant, error) {
 	if g.max <= 0 {
 		return grant{}, fmt.Errorf("%w configured: this node sells no playgrounds (--lnplaylive-max-live-orders is 0)", ErrNoCapacity)
 	}
-	kind, err := g.provider(ctx)
+	reg, err := g.registration(ctx)
 	if err != nil {
 		return grant{}, err
 	}
-	switch kind {
-	case workflows.ProviderNone:
+	switch {
+	case reg.Provider == workflows.ProviderNone:
 		return grant{}, fmt.Errorf("%w configured: the worker has no provider to deploy on (it needs HCLOUD_TOKEN or LNPLAYLIVE_HOSTS_FILE)", ErrNoCapacity)
-	case workflows.ProviderHosts:
-		return g.reserveSlot(ctx, id, nodeCount, invoiceExpiry.Add(lapseGrace))
+	case reg.Admission.MaxNodes > 0 && nodeCount > reg.Admission.MaxNodes:
+		return grant{}, fmt.Errorf("%w for %d nodes: the biggest playground this operator runs has %d", ErrNoCapacity, nodeCount, reg.Admission.MaxNodes)
+	case reg.Admission.Queued > 0 && reg.Admission.Queued >= g.maxQueued:
+		return grant{}, fmt.Errorf("%w: %d paid orders are waiting for a playground, try again later", ErrNoCapacity, reg.Admission.Queued)
 	}
 	return g.reserveCount(ctx)
 }
 
-// provider reads the registered provider kind, at most once a second; ""
-// when no worker has registered yet.
-func (g *capacityGuard) provider(ctx context.Context) (string, error) {
+// registration reads the registered provider and the admission queue, at
+// most once a second; a zero provider means no worker registered yet.
+func (g *capacityGuard) registration(ctx context.Context) (capacity.Registration, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	if !g.kindAt.IsZero() && now.Sub(g.kindAt) < countTTL {
-		return g.kind, nil
+	if !g.regAt.IsZero() && now.Sub(g.regAt) < countTTL {
+		return g.reg, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()
-	kind, err := g.leases.Provider(ctx)
+	reg, err := g.leases.Registration(ctx)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return reg, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	g.kind, g.kindAt = kind, now
-	return kind, nil
+	g.reg, g.regAt = reg, now
+	return reg, nil
 }
 
-// reserveSlot holds a pool slot for the invoice in the capacity workflow.
-func (g *capacityGuard) reserveSlot(ctx context.Context, id order.ID, nodeCount int, until time.Time) (grant, error) {
-	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-	defer cancel()
-	select {
-	case g.updating <- struct{}{}:
-		defer func() { <-g.updating }()
-	case <-ctx.Done():
-		return grant{}, fmt.Errorf("%w: reserve a slot: %v", ErrUnavailable, ctx.Err())
-	}
-	_, err := g.leases.Reserve(ctx, id.String(), nodeCount, until)
-	switch {
-	case errors.Is(err, capacity.ErrNoFreeSlot):
-		return grant{}, fmt.Errorf("%w: every playground slot for %d nodes is taken, try again later", ErrNoCapacity, nodeCount)
-	case err != nil:
-		return grant{}, fmt.Errorf("%w: reserve a slot: %v", ErrUnavailable, err)
-	}
-	var once sync.Once
-	return grant{slot: true, done: func(started bool) {
-		once.Do(func() {
-			if !started {
-				g.release(id)
-			}
-		})
-	}}, nil
-}
-
-// release frees a slot reserved for an order that was not created. Best
-// effort: the reservation lapses on its own.
-func (g *capacityGuard) release(id order.ID) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := g.leases.Release(ctx, id.String()); err != nil {
-		g.log.Warn("free the slot of an order not created; it lapses on its own", "order", id, "error", err)
-	}
-}
-
-// reserveCount counts live orders: every running OrderWorkflow on the task
-// queue is either unpaid with an invoice not yet expired, or paid and not
-// yet torn down. Between counts, orders started since (and within the
-// visibility lag before) the last count are added, so the guard may refuse
-// at the very edge of capacity for a few seconds but never lets an order
-// in over the limit from this plugin.
+// reserveCount counts unpaid orders: running OrderWorkflows on the task
+// queue whose invoice is not yet paid or expired. Between counts, orders
+// started since (and within the visibility lag before) the last count are
+// added, so the guard may refuse at the very edge of the bound for a few
+// seconds but never lets an order in over it from this plugin.
 func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -179,7 +134,8 @@ func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 		ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 		defer cancel()
 		resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", g.taskQueue),
+			Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s' AND %s = '%s'",
+				g.taskQueue, workflows.AttrOrderStatus.GetName(), workflows.StatusUnpaid),
 		})
 		if err != nil {
 			return grant{}, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
@@ -191,7 +147,7 @@ func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 		g.starts = g.starts[1:]
 	}
 	if g.counted+len(g.starts)+g.inFlight >= g.max {
-		return grant{}, fmt.Errorf("%w: all %d playgrounds are taken, try again later", ErrNoCapacity, g.max)
+		return grant{}, fmt.Errorf("%w: %d invoices are waiting to be paid, the most this node holds; try again in a few minutes", ErrNoCapacity, g.max)
 	}
 	g.inFlight++
 	var once sync.Once

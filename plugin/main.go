@@ -35,6 +35,7 @@ const (
 	OptInvoiceExpiry     = "lnplaylive-invoice-expiry"
 	OptStatusCacheMillis = "lnplaylive-status-cache-ms"
 	OptMaxLiveOrders     = "lnplaylive-max-live-orders"
+	OptMaxQueued         = "lnplaylive-max-queued"
 	OptCodecKeysFile     = "lnplaylive-codec-keys-file"
 	OptDevHourSeconds    = "lnplaylive-dev-hour-seconds"
 	OptDebugAddr         = "lnplaylive-debug-addr"
@@ -96,7 +97,8 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		glightning.NewIntOption(OptStatusCacheMillis, "how stale (ms) a paid order's deployment status may be", 1000),
 		glightning.NewIntOption(OptDevHourSeconds, "DEVELOPMENT ONLY: length in seconds of the hours orders buy; 0 = real hours", 0),
 		glightning.NewStringOption(OptDebugAddr, "loopback host:port serving pprof profiles; empty for none", ""),
-		glightning.NewIntOption(OptMaxLiveOrders, "most live orders (unpaid and unexpired, or paid and deployed) at once; 0 sells none", 10),
+		glightning.NewIntOption(OptMaxLiveOrders, "most unpaid invoices outstanding at once (capacity is taken at payment, never by an invoice); 0 sells none", 1000),
+		glightning.NewIntOption(OptMaxQueued, "createorder refuses while this many paid orders wait for capacity (0: as soon as one waits)", 10),
 		glightning.NewBoolOption(OptOffers, "sell orders and extensions for BOLT12 offers too (payment_type=bolt12)", true),
 	} {
 		if err := h.AddOption(o); err != nil {
@@ -194,6 +196,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			Products:      products,
 			StatusTTL:     time.Duration(opt.int(OptStatusCacheMillis)) * time.Millisecond,
 			MaxLiveOrders: opt.int(OptMaxLiveOrders),
+			MaxQueued:     opt.int(OptMaxQueued),
 			DevHour:       time.Duration(opt.int(OptDevHourSeconds)) * time.Second,
 			DataConverter: topts.DataConverter,
 			Offers:        offers,

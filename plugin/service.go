@@ -27,7 +27,11 @@ type Config struct {
 	StatusTTL time.Duration
 	// DevHour, when set, is the length of an order's hour (development only).
 	DevHour time.Duration
-	// MaxLiveOrders caps unpaid-and-not-expired plus paid-and-live orders;
+	// MaxQueued: createorder refuses while this many paid orders wait for
+	// capacity.
+	MaxQueued int
+	// MaxLiveOrders caps the unpaid invoices outstanding (capacity is taken
+	// at payment, never by an invoice);
 	// 0 means no capacity is configured and every order is refused.
 	MaxLiveOrders int
 	// DataConverter reads what workers wrote (the capacity workflow's memo);
@@ -96,12 +100,12 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	if err != nil {
 		return nil, err
 	}
-	// Capacity is checked before anything is created. The reservation
-	// counts until the workflow is visible, so this plugin's own concurrent
-	// calls cannot both take the last place.
+	// Admission is checked before anything is created. The grant counts
+	// until the workflow is visible, so this plugin's own concurrent calls
+	// cannot both take the last place.
 	id := order.NewID()
 	created := s.now()
-	grant, err := s.capacity.reserve(ctx, id, req.NodeCount, created.Add(s.cfg.Products.InvoiceExpiry))
+	grant, err := s.capacity.reserve(ctx, req.NodeCount)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +119,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	in := workflows.OrderInput{
 		OrderID: id, NodeCount: req.NodeCount, Hours: req.Hours, Topology: req.Topology,
 		AmountMsat: amount, InvoiceExpiresAt: p.expiresAt, DevHour: s.cfg.DevHour,
-		Reserved: grant.slot, StatusQueue: s.cfg.StatusQueue,
+		StatusQueue: s.cfg.StatusQueue,
 	}
 	tctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
 	defer cancel()

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/infra/hostpool"
@@ -106,4 +108,11 @@ func (l capacityLeaser) Leases(ctx context.Context) ([]hostpool.Lease, error) {
 
 func toLease(sl workflows.SlotLease) hostpool.Lease {
 	return hostpool.Lease{OrderID: sl.OrderID, SlotID: sl.Slot.ID, Host: sl.Slot.Host, LeasedAt: sl.LeasedAt, Held: sl.Held()}
+}
+
+// registerAdmission puts the order workflow's admission activities on w:
+// they ask the capacity workflow, which decides.
+func registerAdmission(w sdkworker.Registry, leases capacity.Client) {
+	w.RegisterActivityWithOptions(leases.Admit, activity.RegisterOptions{Name: workflows.ActivityAdmit})
+	w.RegisterActivityWithOptions(leases.Release, activity.RegisterOptions{Name: workflows.ActivityReleaseAdmission})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,10 +32,16 @@ type Config struct {
 	MetricsAddr string
 	// Registry collects the metrics; nil disables them.
 	Registry *prometheus.Registry
+	// MaxMachines bounds the playgrounds live at once on Hetzner (0: no
+	// bound): paid orders beyond it wait in the capacity workflow's queue.
+	MaxMachines int
 }
 
+// DefaultMaxMachines is LNPLAYLIVE_MAX_MACHINES when unset.
+const DefaultMaxMachines = 10
+
 // ConfigFromEnv reads TEMPORAL_* like the temporal CLI, and LNPLAYLIVE_*.
-func ConfigFromEnv() Config {
+func ConfigFromEnv() (Config, error) {
 	c := Config{Temporal: temporalconn.FromEnv(), TaskQueue: os.Getenv("LNPLAYLIVE_TASK_QUEUE")}
 	if c.TaskQueue == "" {
 		c.TaskQueue = workflows.DefaultTaskQueue
@@ -49,7 +56,15 @@ func ConfigFromEnv() Config {
 	if d, err := time.ParseDuration(os.Getenv("LNPLAYLIVE_SWEEP_EVERY")); err == nil && d > 0 {
 		c.SweepEvery = d
 	}
-	return c
+	c.MaxMachines = DefaultMaxMachines
+	if v := os.Getenv("LNPLAYLIVE_MAX_MACHINES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("LNPLAYLIVE_MAX_MACHINES=%q: want the most playgrounds live at once on Hetzner, 0 for no bound", v)
+		}
+		c.MaxMachines = n
+	}
+	return c, nil
 }
 
 // Register puts the workflows and activities on w.
@@ -87,14 +102,16 @@ func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger, mh cli
 
 // capacityConfig is what the worker registers: the kind its provider is,
 // and a pool's slots.
-func capacityConfig(p infra.Provider) workflows.CapacityConfig {
+func capacityConfig(p infra.Provider, maxMachines int) workflows.CapacityConfig {
 	if pool, ok := p.(*hostpool.Provider); ok {
 		return CapacityConfigFor(workflows.ProviderHosts, pool.Slots())
 	}
 	if p == nil {
 		return CapacityConfigFor(workflows.ProviderNone, nil)
 	}
-	return CapacityConfigFor(workflows.ProviderHetzner, nil)
+	cfg := CapacityConfigFor(workflows.ProviderHetzner, nil)
+	cfg.MaxMachines = maxMachines
+	return cfg
 }
 
 // Run serves the task queue until ctx ends.
@@ -140,12 +157,17 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}
-	registered := capacityConfig(acts.Provider)
+	registered := capacityConfig(acts.Provider, cfg.MaxMachines)
+	leases := capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}
+	if acts.Admissions == nil {
+		acts.Admissions = leases
+	}
 	if pool, ok := acts.Provider.(*hostpool.Provider); ok {
-		pool.UseLeaser(capacityLeaser{capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}})
+		pool.UseLeaser(capacityLeaser{leases})
 	}
 	w := sdkworker.New(c, cfg.TaskQueue, sdkworker.Options{})
 	Register(w, acts)
+	registerAdmission(w, leases)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
 	}

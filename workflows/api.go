@@ -64,6 +64,12 @@ const (
 	SignalExtend = "extend"
 	// SignalTeardown (no payload) ends a served order now.
 	SignalTeardown = "teardown"
+	// ActivityAdmit asks the capacity workflow to admit a paid order
+	// (AdmitRequest → Admission); the worker registers it.
+	ActivityAdmit = "Admit"
+	// ActivityReleaseAdmission frees an order's admission (its lease or its
+	// place in the queue) once its host is released.
+	ActivityReleaseAdmission = "ReleaseAdmission"
 )
 
 // Extend moves a paid order's vm_expiration_date by Hours.

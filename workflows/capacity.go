@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -19,6 +20,15 @@ import (
 // slot keeps it until its workflow releases it, whichever worker runs next.
 // Every grant and release is a workflow update, processed one at a time in
 // the workflow, which is what makes a lease exclusive.
+//
+// Admission (issue 15): capacity is taken when an order is paid, never by
+// an unpaid invoice. A paid order asks to be admitted (UpdateAdmit); it
+// gets a lease at once when one is free (a slot on a pool, one of
+// MaxMachines on Hetzner), or a place in a first-in first-out queue. The
+// queue is served as leases are released, and each queued order hears of
+// its admission, and of its place moving up, by SignalAdmission. Since
+// admission is decided here, one update at a time, paid orders are never
+// more than the provider can serve, whatever the number of invoices.
 
 // Provider kinds the worker can register.
 const (
@@ -37,13 +47,23 @@ const (
 	// UpdateAcquire carries a LeaseRequest: a paid order takes its slot
 	// (the one it reserved, or any free one) until it releases it.
 	UpdateAcquire = "acquire"
-	// UpdateRelease carries an order id; releasing nothing succeeds.
+	// UpdateAdmit carries an AdmitRequest from a paid order and returns its
+	// Admission: a lease, or its place in the queue.
+	UpdateAdmit = "admit"
+	// UpdateRelease carries an order id: it frees the order's lease, or
+	// takes it out of the queue; releasing nothing succeeds.
 	UpdateRelease = "release"
+	// SignalAdmission, sent to a queued order's workflow, carries its new
+	// Admission: admitted, or a new place in the queue.
+	SignalAdmission = "admission"
 	// QueryCapacity returns the CapacityState.
 	QueryCapacity = "capacity"
 	// MemoProvider is the memo key holding the registered provider kind, so
 	// the plugin can read it with a describe, even while no worker runs.
 	MemoProvider = "provider"
+	// MemoAdmission is the memo key holding the AdmissionMemo, which
+	// createorder reads with the provider, in the same describe.
+	MemoAdmission = "admission"
 )
 
 // Error types of refused leases, for callers that tell them apart.
@@ -67,6 +87,40 @@ type Slot struct {
 type CapacityConfig struct {
 	Provider string `json:"provider"`
 	Slots    []Slot `json:"slots,omitempty"`
+	// MaxMachines bounds the playgrounds live at once on a cloud provider
+	// (Hetzner): what the operator's account and budget allow. 0: no bound.
+	MaxMachines int `json:"max_machines,omitempty"`
+}
+
+// AdmitRequest is a paid order asking for capacity.
+type AdmitRequest struct {
+	OrderID    string `json:"order_id"`
+	WorkflowID string `json:"workflow_id"` // where SignalAdmission goes
+	NodeCount  int    `json:"node_count"`
+	// EndsAt is when the order's paid time ends: it dates the estimates
+	// of the orders queued behind it.
+	EndsAt time.Time `json:"ends_at"`
+	// QueuedAt is set by the capacity workflow.
+	QueuedAt time.Time `json:"queued_at,omitzero"`
+}
+
+// Admission answers an AdmitRequest.
+type Admission struct {
+	Admitted bool      `json:"admitted"`
+	Lease    SlotLease `json:"lease,omitzero"`
+	// Position in the queue while not admitted: 1 is next.
+	Position int `json:"position,omitempty"`
+	// EstimatedStart: when the order is expected to be admitted, from the
+	// paid ends of the orders ahead of it (zero: no estimate yet).
+	EstimatedStart time.Time `json:"estimated_start,omitzero"`
+}
+
+// AdmissionMemo is what the capacity workflow publishes for createorder.
+type AdmissionMemo struct {
+	Queued int `json:"queued"`
+	// MaxNodes is the biggest order the provider can ever serve (a pool's
+	// biggest slot); 0: no bound.
+	MaxNodes int `json:"max_nodes,omitempty"`
 }
 
 // LeaseRequest asks for a slot for an order.
@@ -85,8 +139,12 @@ type SlotLease struct {
 	NodeCount int       `json:"node_count"`
 	LeasedAt  time.Time `json:"leased_at"`
 	// Until is set while the lease is only a reservation for an unpaid
-	// invoice; it lapses then. A paid order's lease has no end.
+	// invoice (before admission existed); it lapses then. A paid order's
+	// lease has no end.
 	Until time.Time `json:"until,omitzero"`
+	// EndsAt is the paid end of the order holding the lease, when known:
+	// when it is expected back, for the estimates of queued orders.
+	EndsAt time.Time `json:"ends_at,omitzero"`
 }
 
 // Held tells a paid order's lease from a reservation.
@@ -97,6 +155,7 @@ func (l SlotLease) Held() bool { return l.Until.IsZero() }
 type CapacityState struct {
 	Config CapacityConfig `json:"config"`
 	Leases []SlotLease    `json:"leases,omitempty"` // sorted by slot id
+	Queue  []AdmitRequest `json:"queue,omitempty"`  // first come first
 }
 
 // Free counts the configured slots that are not leased and fit nodeCount.
@@ -116,13 +175,14 @@ func (s CapacityState) Free(nodeCount int) int {
 
 // CapacityWorkflow keeps the registered provider and the pool's leases.
 func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
-	c := &capacity{leases: map[string]SlotLease{}, cfg: st.Config}
+	c := &capacity{leases: map[string]SlotLease{}, cfg: st.Config, queue: st.Queue, told: map[string]Admission{}}
 	for _, l := range st.Leases {
 		c.leases[l.OrderID] = l
 	}
 	if err := c.register(ctx); err != nil {
 		return err
 	}
+	c.serve(ctx) // a run continued as new tells its queue again
 	for {
 		c.changed = false
 		wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
@@ -136,12 +196,15 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 			}
 		}
 		c.lapse(ctx)
+		c.serve(ctx)
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// Updates in flight finish first: a lease granted is never lost
+			// Updates in flight finish first, and the signals sent to
+			// queued orders are delivered: a lease granted is never lost
 			// between two runs.
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
+			c.flushSignals(ctx)
 			return workflow.NewContinueAsNewError(ctx, CapacityWorkflow, c.state())
 		}
 	}
@@ -150,15 +213,28 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 type capacity struct {
 	cfg     CapacityConfig
 	leases  map[string]SlotLease // by order id
+	queue   []AdmitRequest
 	changed bool
+	// told is the last Admission each queued order was sent, so a place
+	// that did not move is not sent again; sending counts the signals in
+	// flight.
+	told    map[string]Admission
+	sending int
+	memo    AdmissionMemo
+	memoSet bool
 }
 
 func (c *capacity) state() CapacityState {
-	st := CapacityState{Config: c.cfg}
+	st := CapacityState{Config: c.cfg, Queue: c.queue}
 	for _, l := range c.leases {
 		st.Leases = append(st.Leases, l)
 	}
-	sort.Slice(st.Leases, func(i, j int) bool { return st.Leases[i].Slot.ID < st.Leases[j].Slot.ID })
+	// By slot, then order (a cloud's leases have no slot): the order
+	// must not depend on the map's.
+	sort.Slice(st.Leases, func(i, j int) bool {
+		a, b := st.Leases[i], st.Leases[j]
+		return a.Slot.ID < b.Slot.ID || a.Slot.ID == b.Slot.ID && a.OrderID < b.OrderID
+	})
 	return st
 }
 
@@ -191,6 +267,10 @@ func (c *capacity) register(ctx workflow.Context) error {
 			return err
 		}
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAdmit, c.admit,
+		workflow.UpdateHandlerOptions{Validator: c.validateAdmit}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandler(ctx, UpdateRelease, c.release)
 }
 
@@ -199,6 +279,9 @@ func validateConfig(_ workflow.Context, cfg CapacityConfig) error {
 	case ProviderNone, ProviderHetzner:
 		if len(cfg.Slots) > 0 {
 			return fmt.Errorf("provider %s has no slots", cfg.Provider)
+		}
+		if cfg.MaxMachines < 0 {
+			return fmt.Errorf("max machines %d: want 0 (no bound) or more", cfg.MaxMachines)
 		}
 	case ProviderHosts:
 		seen := map[string]bool{}
@@ -219,7 +302,11 @@ func validateConfig(_ workflow.Context, cfg CapacityConfig) error {
 func (c *capacity) configure(ctx workflow.Context, cfg CapacityConfig) error {
 	c.cfg = cfg
 	c.changed = true
-	return workflow.UpsertMemo(ctx, map[string]any{MemoProvider: cfg.Provider})
+	if err := workflow.UpsertMemo(ctx, map[string]any{MemoProvider: cfg.Provider}); err != nil {
+		return err
+	}
+	c.publish(ctx)
+	return nil
 }
 
 // pick finds the slot a request gets, without changing anything. An order
@@ -235,15 +322,26 @@ func (c *capacity) pick(req LeaseRequest, reserve bool) (Slot, error) {
 	if l, ok := c.leases[req.OrderID]; ok {
 		return l.Slot, nil
 	}
+	slot, ok := c.freeSlot(req.NodeCount)
+	if !ok {
+		return Slot{}, temporal.NewApplicationError(
+			fmt.Sprintf("no free slot for %d nodes (%d slots, %d leased)", req.NodeCount, len(c.cfg.Slots), len(c.leases)),
+			ErrTypeNoCapacity)
+	}
+	return slot, nil
+}
+
+// freeSlot is the slot a new lease for nodeCount nodes would take: the
+// smallest free one that fits, so big slots stay for big orders; ties go
+// to configuration order.
+func (c *capacity) freeSlot(nodeCount int) (Slot, bool) {
 	leased := map[string]bool{}
 	for _, l := range c.leases {
 		leased[l.Slot.ID] = true
 	}
-	// The smallest slot that fits, so big slots stay for big orders; ties
-	// go to configuration order.
 	best := -1
 	for i, s := range c.cfg.Slots {
-		if leased[s.ID] || s.MaxNodes < req.NodeCount {
+		if leased[s.ID] || s.MaxNodes < nodeCount {
 			continue
 		}
 		if best < 0 || s.MaxNodes < c.cfg.Slots[best].MaxNodes {
@@ -251,11 +349,9 @@ func (c *capacity) pick(req LeaseRequest, reserve bool) (Slot, error) {
 		}
 	}
 	if best < 0 {
-		return Slot{}, temporal.NewApplicationError(
-			fmt.Sprintf("no free slot for %d nodes (%d slots, %d leased)", req.NodeCount, len(c.cfg.Slots), len(c.leases)),
-			ErrTypeNoCapacity)
+		return Slot{}, false
 	}
-	return c.cfg.Slots[best], nil
+	return c.cfg.Slots[best], true
 }
 
 func (c *capacity) lease(ctx workflow.Context, req LeaseRequest, reserve bool) (SlotLease, error) {
@@ -279,13 +375,20 @@ func (c *capacity) lease(ctx workflow.Context, req LeaseRequest, reserve bool) (
 	return l, nil
 }
 
-// release frees the order's slot and returns the lease it had (zero if none).
+// release frees the order's lease, or takes it out of the queue, and
+// returns the lease it had (zero if none).
 func (c *capacity) release(ctx workflow.Context, orderID string) (SlotLease, error) {
 	l, ok := c.leases[orderID]
 	if ok {
 		delete(c.leases, orderID)
 		c.changed = true
 		workflow.GetLogger(ctx).Info("slot released", "Order", orderID, "Slot", l.Slot.ID)
+	}
+	if i := c.queued(orderID); i >= 0 {
+		c.queue = slices.Delete(c.queue, i, i+1)
+		delete(c.told, orderID)
+		c.changed = true
+		workflow.GetLogger(ctx).Info("left the queue", "Order", orderID)
 	}
 	return l, nil
 }

@@ -98,6 +98,9 @@ type orderRun struct {
 	lastPush    workflow.Future
 	// teardown: an operator ended the order now.
 	teardown bool
+	// admitted: the order took capacity through the capacity workflow's
+	// admission, and gives it back there when it ends.
+	admitted bool
 }
 
 // WithStatus sets the OrderStatus search attribute.
@@ -269,6 +272,11 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 
 	boot, err := o.deploy(ctx, expiration)
 	if err != nil {
+		if errors.Is(err, errLeftQueue) {
+			o.state.Deployment.Status = order.Expired
+			o.state.Deployment.Progress = nil
+			return o.result(order.Expired), nil // release publishes it
+		}
 		if temporal.IsCanceledError(err) || ctx.Err() != nil {
 			o.state.Deployment.Status = order.Expired
 			return o.result(order.Expired), err
@@ -363,6 +371,12 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) (activitie
 	var a *activities.Activities
 	var host infra.Host
 	spec := infra.Spec{OrderID: o.in.OrderID.String(), NodeCount: o.in.NodeCount, ExpiresAt: expiration}
+	// Admission came after orders had been paid and deployed without it.
+	if workflow.GetVersion(ctx, "admission", workflow.DefaultVersion, 1) == 1 {
+		if err := o.admit(ctx); err != nil {
+			return activities.BootstrapResult{}, err
+		}
+	}
 	o.setProgress(ctx, "acquiring_host", 0)
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, acquireOptions),
 		a.AcquireHost, activities.AcquireInput{Spec: spec}).Get(ctx, &host)
@@ -565,6 +579,15 @@ func (o *orderRun) release(ctx workflow.Context) {
 		// sweeper is the safety net then.
 		workflow.GetLogger(ctx).Error("release host failed; the sweeper will delete it", "Error", err)
 		return
+	}
+	if o.admitted {
+		// Only once the host is gone: the next order in the queue never
+		// runs beside this one's machine.
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, releaseOptions),
+			ActivityReleaseAdmission, o.in.OrderID.String()).Get(dctx, nil)
+		if err != nil {
+			workflow.GetLogger(ctx).Error("free the admission failed; the sweeper will", "Error", err)
+		}
 	}
 	if o.state.Deployment.Status != order.Failed {
 		o.state.Deployment.Status = order.Expired

@@ -28,6 +28,7 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, OrderInput) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{})
+	registerAdmission(env)
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)
 	in := OrderInput{
@@ -35,6 +36,16 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, OrderInput) {
 		InvoiceExpiresAt: start.Add(300 * time.Second),
 	}
 	return env, in
+}
+
+// registerAdmission registers the admission activities, admitting every
+// order at once; a test that queues an order mocks ActivityAdmit.
+func registerAdmission(env *testsuite.TestWorkflowEnvironment) {
+	env.RegisterActivityWithOptions(func(context.Context, AdmitRequest) (Admission, error) {
+		return Admission{Admitted: true}, nil
+	}, activity.RegisterOptions{Name: ActivityAdmit})
+	env.RegisterActivityWithOptions(func(context.Context, string) error { return nil },
+		activity.RegisterOptions{Name: ActivityReleaseAdmission})
 }
 
 func paidAt(env *testsuite.TestWorkflowEnvironment) Payment {

@@ -39,7 +39,11 @@ func main() {
 		// replayed from its history on its next task: memory for CPU.
 		sdkworker.SetStickyWorkflowCacheSize(n)
 	}
-	cfg := worker.ConfigFromEnv()
+	cfg, err := worker.ConfigFromEnv()
+	if err != nil {
+		log.Error("configure worker", "error", err)
+		os.Exit(1)
+	}
 	cfg.Registry = worker.NewRegistry()
 	provider, err := worker.ProviderFromEnv(log, cfg.Registry)
 	if err != nil {

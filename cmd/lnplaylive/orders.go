@@ -131,7 +131,7 @@ func ordersCmd() *cobra.Command {
 			if d := st.Deployment; d != nil {
 				fmt.Printf("status:   %s\nexpires:  %s\n", d.Status, d.VMExpirationDate)
 				if d.Progress != nil {
-					fmt.Printf("progress: %s (%d/%d nodes)\n", d.Progress.Step, d.Progress.NodesReady, d.Progress.NodeCount)
+					fmt.Printf("progress: %s\n", d.Progress.Describe())
 				}
 				if d.Error != "" {
 					fmt.Printf("error:    %s\n", d.Error)

@@ -46,7 +46,7 @@ func (b *barView) show(p order.Progress) {
 	if i := slices.Index(order.DeploymentSteps, p.Step); i >= 0 {
 		_ = b.bar.Set(i + 1)
 	}
-	b.bar.Describe(fmt.Sprintf("%-20s %2d/%d nodes", p.Step, p.NodesReady, p.NodeCount))
+	b.bar.Describe(p.Describe())
 }
 
 func (b *barView) finish() { _ = b.bar.Finish() }
@@ -62,7 +62,7 @@ func (l *lineView) show(p order.Progress) {
 	}
 	l.last = p
 	step := slices.Index(order.DeploymentSteps, p.Step) + 1
-	fmt.Fprintf(l.w, "%s  step %2d/%d  %-20s %d/%d nodes\n", time.Now().Format("15:04:05"), step, len(order.DeploymentSteps), p.Step, p.NodesReady, p.NodeCount)
+	fmt.Fprintf(l.w, "%s  step %2d/%d  %s\n", time.Now().Format("15:04:05"), step, len(order.DeploymentSteps), p.Describe())
 }
 
 func (l *lineView) finish() {}

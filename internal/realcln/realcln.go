@@ -103,6 +103,14 @@ func StartOn(t testing.TB, chain string, extra ...string) *Node {
 		fmt.Sprintf("--bind-addr=127.0.0.1:%d", port), "--log-file=" + filepath.Join(dir, "log")}, extra...)
 	cmd := exec.Command(lightningd, args...)
 	cmd.Env = append(os.Environ(), "FAKE_BTC_STATE="+chain)
+	// An assertion lightningd fails is printed on its stderr, not in its
+	// log: kept for the diagnosis.
+	stderr, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr
 	// A child, not --daemon: a daemon keeps the test's pipes open, and a
 	// test that dies must not leave a lightningd behind.
 	if err := cmd.Start(); err != nil {
@@ -114,7 +122,8 @@ func StartOn(t testing.TB, chain string, extra ...string) *Node {
 	t.Cleanup(func() {
 		if t.Failed() { // what lightningd saw is most of the diagnosis
 			log, _ := os.ReadFile(filepath.Join(dir, "log"))
-			t.Logf("lightningd on port %d, its log's tail:\n%s", port, tail(log))
+			errs, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+			t.Logf("lightningd on port %d, its stderr:\n%s\nits log's tail:\n%s", port, tail(errs), tail(log))
 		}
 		_, _ = n.Call("stop")
 		select {
@@ -204,7 +213,17 @@ func (n *Node) ID(t testing.TB) string {
 	return info.ID
 }
 
+// tail is the end of a lightningd log; when lightningd crashed, it starts
+// at the crash's first **BROKEN** line instead, which names the failed
+// assertion (the backtrace after it is long and anonymous).
 func tail(b []byte) string {
+	if i := bytes.Index(b, []byte("**BROKEN**")); i >= 0 {
+		start := bytes.LastIndexByte(b[:i], '\n') + 1
+		if len(b)-start > 4000 {
+			return string(b[start:start+4000]) + "\n…"
+		}
+		return string(b[start:])
+	}
 	if len(b) > 2000 {
 		b = b[len(b)-2000:]
 	}
