@@ -22,6 +22,9 @@ import (
 // funded, channels open and proven to route, one rune and link per node.
 type Bootstrapper interface {
 	Bootstrap(ctx context.Context, req playground.Request, host infra.Host, progress func(step string, nodesReady int)) (playground.Playground, error)
+	// MintRunes finishes a warm playground (built with Request.Warm) for
+	// the order that claimed it: runes and links.
+	MintRunes(ctx context.Context, req playground.Request, host infra.Host, nodes []order.Node) (playground.Playground, error)
 }
 
 // ProgressSink hands deployment progress to the order's workflow, where
@@ -69,6 +72,9 @@ type BootstrapInput struct {
 	Host      infra.Host `json:"host"`
 	// Topology is empty in orders from before topologies: the default.
 	Topology order.Topology `json:"topology,omitempty"`
+	// Warm builds a warm-pool playground (OrderID is its id): no runes,
+	// no links, no progress reported to an order.
+	Warm bool `json:"warm,omitempty"`
 }
 
 // BootstrapResult is what the customer receives, in node order.
@@ -86,7 +92,7 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 	progress := func(step string, nodesReady int) {
 		activity.RecordHeartbeat(ctx, step, nodesReady)
 		key := fmt.Sprintf("%s/%d", step, nodesReady)
-		if a.Progress == nil || key == last {
+		if a.Progress == nil || in.Warm || key == last {
 			return
 		}
 		last = key
@@ -113,7 +119,7 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 			}
 		}
 	}()
-	pg, err := a.Bootstrapper.Bootstrap(ctx, playground.Request{OrderID: in.OrderID, NodeCount: in.NodeCount, Topology: in.Topology}, in.Host, progress)
+	pg, err := a.Bootstrapper.Bootstrap(ctx, playground.Request{OrderID: in.OrderID, NodeCount: in.NodeCount, Topology: in.Topology, Warm: in.Warm}, in.Host, progress)
 	if err != nil {
 		var named *playground.ScriptError
 		if errors.As(err, &named) {
@@ -123,10 +129,32 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 		}
 		return BootstrapResult{}, temporalError(fmt.Errorf("bootstrap order %s: %w", in.OrderID, err))
 	}
-	if len(pg.Nodes) != in.NodeCount || len(pg.ConnectionStrings) != in.NodeCount {
+	if len(pg.Nodes) != in.NodeCount || !in.Warm && len(pg.ConnectionStrings) != in.NodeCount {
 		return BootstrapResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("bootstrap order %s: got %d nodes for %d", in.OrderID, len(pg.Nodes), in.NodeCount),
 			"BootstrapIncomplete", nil)
+	}
+	return BootstrapResult{ConnectionStrings: pg.ConnectionStrings, Nodes: pg.Nodes}, nil
+}
+
+// MintInput finishes the warm playground an order claimed.
+type MintInput struct {
+	OrderID   string       `json:"order_id"` // the claiming order, for errors
+	WarmID    string       `json:"warm_id"`
+	NodeCount int          `json:"node_count"`
+	Host      infra.Host   `json:"host"`
+	Nodes     []order.Node `json:"nodes"` // as built: ids and ports, no runes
+}
+
+// MintRunes mints the claiming order's runes on a warm playground and
+// makes its links. Idempotent: a retry finds the runes already minted.
+func (a *Activities) MintRunes(ctx context.Context, in MintInput) (BootstrapResult, error) {
+	if a.Bootstrapper == nil {
+		return BootstrapResult{}, fmt.Errorf("mint runes for order %s: bootstrapper %w", in.OrderID, ErrNotConfigured)
+	}
+	pg, err := a.Bootstrapper.MintRunes(ctx, playground.Request{OrderID: in.WarmID, NodeCount: in.NodeCount}, in.Host, in.Nodes)
+	if err != nil {
+		return BootstrapResult{}, temporalError(fmt.Errorf("mint runes for order %s on warm playground %s: %w", in.OrderID, in.WarmID, err))
 	}
 	return BootstrapResult{ConnectionStrings: pg.ConnectionStrings, Nodes: pg.Nodes}, nil
 }

@@ -138,6 +138,15 @@ func (c Client) Release(ctx context.Context, orderID string) error {
 	return c.update(ctx, workflows.UpdateRelease, orderID, nil)
 }
 
+// Claim hands the order a ready warm playground of its size, if one is.
+func (c Client) Claim(ctx context.Context, req workflows.ClaimRequest) (workflows.WarmClaim, error) {
+	var cl workflows.WarmClaim
+	if err := c.update(ctx, workflows.UpdateClaim, req, &cl); err != nil {
+		return cl, fmt.Errorf("claim a warm playground for order %s: %w", req.OrderID, err)
+	}
+	return cl, nil
+}
+
 // Holders lists the orders holding a paid lease or a place in the queue
 // (not reservations, which lapse on their own).
 func (c Client) Holders(ctx context.Context) ([]string, error) {

@@ -13,8 +13,12 @@ type Spec struct {
 	OrderID   string
 	NodeCount int
 	// ExpiresAt is the paid end of the order; providers record it on what
-	// they create so the sweeper can judge it without Temporal.
+	// they create so the sweeper can judge it without Temporal. Zero for a
+	// warm playground: its end is not known until an order claims it.
 	ExpiresAt time.Time
+	// Warm: the machine is built ahead of any order, for the warm pool;
+	// OrderID is then the warm playground's id.
+	Warm bool
 }
 
 // Host is the place an order runs: reachable over SSH with a pinned host key,

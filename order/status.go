@@ -48,6 +48,10 @@ type Progress struct {
 	// expected, absent until there is an estimate.
 	Position       int    `json:"position,omitempty"`
 	EstimatedStart string `json:"estimated_start,omitempty"`
+	// Source says how the playground comes: "warm" (built ahead, claimed
+	// from the warm pool: only its runes are left to make) or "cold"
+	// (built for this order). Absent while queued.
+	Source string `json:"source,omitempty"`
 }
 
 // StepQueued is the progress step of a paid order waiting for capacity.

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/lnplaylive/lnplaylive/activities"
 	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/infra/hostpool"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -110,9 +112,25 @@ func toLease(sl workflows.SlotLease) hostpool.Lease {
 	return hostpool.Lease{OrderID: sl.OrderID, SlotID: sl.Slot.ID, Host: sl.Slot.Host, LeasedAt: sl.LeasedAt, Held: sl.Held()}
 }
 
-// registerAdmission puts the order workflow's admission activities on w:
+// registerAdmission puts the admission and warm-pool activities on w:
 // they ask the capacity workflow, which decides.
-func registerAdmission(w sdkworker.Registry, leases capacity.Client) {
+func registerAdmission(w sdkworker.Registry, leases capacity.Client, orders activities.OrderLookup) {
 	w.RegisterActivityWithOptions(leases.Admit, activity.RegisterOptions{Name: workflows.ActivityAdmit})
 	w.RegisterActivityWithOptions(leases.Release, activity.RegisterOptions{Name: workflows.ActivityReleaseAdmission})
+	w.RegisterActivityWithOptions(leases.Claim, activity.RegisterOptions{Name: workflows.ActivityClaimWarm})
+	w.RegisterActivityWithOptions(func(ctx context.Context, in workflows.WarmInput) error {
+		_, err := leases.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: workflows.WarmWorkflowID(in.ID), TaskQueue: leases.TaskQueue,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		}, workflows.WarmPlaygroundWorkflow, in)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			return nil // a retry: it runs already
+		}
+		return err
+	}, activity.RegisterOptions{Name: workflows.ActivityStartWarm})
+	w.RegisterActivityWithOptions(func(ctx context.Context, orderID string) (bool, error) {
+		live, _, err := orders.Lookup(ctx, orderID)
+		return live, err
+	}, activity.RegisterOptions{Name: workflows.ActivityOrderLive})
 }

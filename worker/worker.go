@@ -35,6 +35,8 @@ type Config struct {
 	// MaxMachines bounds the playgrounds live at once on Hetzner (0: no
 	// bound): paid orders beyond it wait in the capacity workflow's queue.
 	MaxMachines int
+	// Warm is the warm pool to keep (LNPLAYLIVE_WARM, _WARM_MAX, _WARM_IDLE).
+	Warm workflows.WarmConfig
 }
 
 // DefaultMaxMachines is LNPLAYLIVE_MAX_MACHINES when unset.
@@ -64,6 +66,11 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.MaxMachines = n
 	}
+	warm, err := WarmConfigFromEnv()
+	if err != nil {
+		return c, err
+	}
+	c.Warm = warm
 	return c, nil
 }
 
@@ -73,6 +80,7 @@ func Register(w sdkworker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflow(workflows.SweepWorkflow)
 	w.RegisterWorkflow(workflows.CapacityWorkflow)
 	w.RegisterWorkflow(workflows.UnservedPaymentWorkflow)
+	w.RegisterWorkflow(workflows.WarmPlaygroundWorkflow)
 	w.RegisterActivity(acts)
 }
 
@@ -102,16 +110,19 @@ func Dial(ctx context.Context, cfg temporalconn.Config, log *slog.Logger, mh cli
 
 // capacityConfig is what the worker registers: the kind its provider is,
 // and a pool's slots.
-func capacityConfig(p infra.Provider, maxMachines int) workflows.CapacityConfig {
-	if pool, ok := p.(*hostpool.Provider); ok {
-		return CapacityConfigFor(workflows.ProviderHosts, pool.Slots())
-	}
+func capacityConfig(p infra.Provider, cfg Config) workflows.CapacityConfig {
 	if p == nil {
 		return CapacityConfigFor(workflows.ProviderNone, nil)
 	}
-	cfg := CapacityConfigFor(workflows.ProviderHetzner, nil)
-	cfg.MaxMachines = maxMachines
-	return cfg
+	var cc workflows.CapacityConfig
+	if pool, ok := p.(*hostpool.Provider); ok {
+		cc = CapacityConfigFor(workflows.ProviderHosts, pool.Slots())
+	} else {
+		cc = CapacityConfigFor(workflows.ProviderHetzner, nil)
+		cc.MaxMachines = cfg.MaxMachines
+	}
+	cc.Warm = cfg.Warm
+	return cc
 }
 
 // Run serves the task queue until ctx ends.
@@ -157,7 +168,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {
 		return err
 	}
-	registered := capacityConfig(acts.Provider, cfg.MaxMachines)
+	registered := capacityConfig(acts.Provider, cfg)
 	leases := capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}
 	if acts.Admissions == nil {
 		acts.Admissions = leases
@@ -167,7 +178,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	}
 	w := sdkworker.New(c, cfg.TaskQueue, sdkworker.Options{})
 	Register(w, acts)
-	registerAdmission(w, leases)
+	registerAdmission(w, leases, acts.Orders)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on %s: %w", cfg.TaskQueue, err)
 	}

@@ -129,13 +129,17 @@ func (c *capacity) placeOf(ctx workflow.Context, i int) Admission {
 func (c *capacity) serve(ctx workflow.Context) {
 	for len(c.queue) > 0 {
 		head := c.queue[0]
-		l, ok := c.grant(ctx, head)
-		if !ok {
+		adm := Admission{Admitted: true}
+		if cl, ok := c.serveWarm(ctx, head); ok {
+			adm.Warm = &cl
+		} else if l, ok := c.grant(ctx, head); ok {
+			adm.Lease = l
+		} else {
 			break
 		}
 		c.queue = c.queue[1:]
 		delete(c.told, head.OrderID)
-		c.tell(ctx, head, Admission{Admitted: true, Lease: l})
+		c.tell(ctx, head, adm)
 	}
 	for i, req := range c.queue {
 		adm := c.placeOf(ctx, i)
@@ -168,9 +172,28 @@ func (c *capacity) tell(ctx workflow.Context, req AdmitRequest, adm Admission) {
 	})
 }
 
-// flushSignals waits until every signal sent is delivered (or failed).
+// flushSignals waits until every signal sent is delivered (or failed),
+// and every warm playground started has started.
 func (c *capacity) flushSignals(ctx workflow.Context) {
 	_ = workflow.Await(ctx, func() bool { return c.sending == 0 })
+}
+
+// drainWarmSignals handles the warm playgrounds' signals already
+// delivered, before the run continues as new: a signal left in a channel
+// would be lost with the run.
+func (c *capacity) drainWarmSignals(ctx workflow.Context) {
+	for {
+		var w WarmPlayground
+		var id string
+		switch {
+		case c.warmReadyCh.ReceiveAsync(&w):
+			c.warmReady(ctx, w)
+		case c.warmGoneCh.ReceiveAsync(&id):
+			c.warmGone(ctx, id)
+		default:
+			return
+		}
+	}
 }
 
 // publish keeps the AdmissionMemo current for createorder.

@@ -36,7 +36,10 @@ var errLeftQueue = errors.New("left the queue before admission")
 // none. The queue does not stop the paid clock (SPEC §3: the end is the
 // payment time plus the hours); an order still queued at its end gets
 // nothing and says so.
-func (o *orderRun) admit(ctx workflow.Context) error {
+//
+// It returns the warm playground the order was admitted to, if one was
+// ready when its turn came.
+func (o *orderRun) admit(ctx workflow.Context) (*WarmClaim, error) {
 	req := AdmitRequest{OrderID: o.in.OrderID.String(), WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		NodeCount: o.in.NodeCount, EndsAt: o.expiration}
 	var adm Admission
@@ -44,7 +47,7 @@ func (o *orderRun) admit(ctx workflow.Context) error {
 	// given back however the order ends.
 	o.admitted = true
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, admitOptions), ActivityAdmit, req).Get(ctx, &adm); err != nil {
-		return fmt.Errorf("admission: %w", err)
+		return nil, fmt.Errorf("admission: %w", err)
 	}
 	admissions := workflow.GetSignalChannel(ctx, SignalAdmission)
 	teardownCh := workflow.GetSignalChannel(ctx, SignalTeardown)
@@ -55,7 +58,7 @@ func (o *orderRun) admit(ctx workflow.Context) error {
 		wait := o.expiration.Sub(workflow.Now(ctx))
 		if wait <= 0 {
 			workflow.GetLogger(ctx).Warn("paid time over while queued; nothing deployed")
-			return errLeftQueue
+			return nil, errLeftQueue
 		}
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		over := false
@@ -77,11 +80,11 @@ func (o *orderRun) admit(ctx workflow.Context) error {
 		sel.Select(ctx)
 		cancelTimer()
 		if over {
-			return errLeftQueue
+			return nil, errLeftQueue
 		}
 	}
 	workflow.GetLogger(ctx).Info("admitted", "Slot", adm.Lease.Slot.ID)
-	return nil
+	return adm.Warm, nil
 }
 
 func formatOptional(t time.Time) string {

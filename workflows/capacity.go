@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -88,8 +89,11 @@ type CapacityConfig struct {
 	Provider string `json:"provider"`
 	Slots    []Slot `json:"slots,omitempty"`
 	// MaxMachines bounds the playgrounds live at once on a cloud provider
-	// (Hetzner): what the operator's account and budget allow. 0: no bound.
+	// (Hetzner): what the operator's account and budget allow, warm ones
+	// included. 0: no bound.
 	MaxMachines int `json:"max_machines,omitempty"`
+	// Warm is the warm pool to keep (none by default).
+	Warm WarmConfig `json:"warm,omitzero"`
 }
 
 // AdmitRequest is a paid order asking for capacity.
@@ -108,6 +112,9 @@ type AdmitRequest struct {
 type Admission struct {
 	Admitted bool      `json:"admitted"`
 	Lease    SlotLease `json:"lease,omitzero"`
+	// Warm: admitted to a warm playground (it was ready when the order's
+	// turn came); the order finishes it instead of building one.
+	Warm *WarmClaim `json:"warm,omitempty"`
 	// Position in the queue while not admitted: 1 is next.
 	Position int `json:"position,omitempty"`
 	// EstimatedStart: when the order is expected to be admitted, from the
@@ -156,6 +163,9 @@ type CapacityState struct {
 	Config CapacityConfig `json:"config"`
 	Leases []SlotLease    `json:"leases,omitempty"` // sorted by slot id
 	Queue  []AdmitRequest `json:"queue,omitempty"`  // first come first
+	// Warm is the warm pool, oldest first; WarmStats what it cost.
+	Warm      []WarmPlayground `json:"warm,omitempty"`
+	WarmStats WarmStats        `json:"warm_stats,omitzero"`
 }
 
 // Free counts the configured slots that are not leased and fit nodeCount.
@@ -175,7 +185,8 @@ func (s CapacityState) Free(nodeCount int) int {
 
 // CapacityWorkflow keeps the registered provider and the pool's leases.
 func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
-	c := &capacity{leases: map[string]SlotLease{}, cfg: st.Config, queue: st.Queue, told: map[string]Admission{}}
+	c := &capacity{leases: map[string]SlotLease{}, cfg: st.Config, queue: st.Queue, told: map[string]Admission{},
+		warm: warmPool{all: st.Warm, stats: st.WarmStats}}
 	for _, l := range st.Leases {
 		c.leases[l.OrderID] = l
 	}
@@ -197,6 +208,7 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 		}
 		c.lapse(ctx)
 		c.serve(ctx)
+		c.refill(ctx)
 		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Updates in flight finish first, and the signals sent to
 			// queued orders are delivered: a lease granted is never lost
@@ -205,6 +217,7 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 				return err
 			}
 			c.flushSignals(ctx)
+			c.drainWarmSignals(ctx)
 			return workflow.NewContinueAsNewError(ctx, CapacityWorkflow, c.state())
 		}
 	}
@@ -222,10 +235,13 @@ type capacity struct {
 	sending int
 	memo    AdmissionMemo
 	memoSet bool
+	warm    warmPool
+	// warmReadyCh, warmGoneCh: the warm playgrounds' signals.
+	warmReadyCh, warmGoneCh workflow.ReceiveChannel
 }
 
 func (c *capacity) state() CapacityState {
-	st := CapacityState{Config: c.cfg, Queue: c.queue}
+	st := CapacityState{Config: c.cfg, Queue: c.queue, Warm: c.warm.all, WarmStats: c.warm.stats}
 	for _, l := range c.leases {
 		st.Leases = append(st.Leases, l)
 	}
@@ -271,6 +287,25 @@ func (c *capacity) register(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: c.validateAdmit}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateClaim, c.claim); err != nil {
+		return err
+	}
+	c.warmReadyCh = workflow.GetSignalChannel(ctx, SignalWarmReady)
+	c.warmGoneCh = workflow.GetSignalChannel(ctx, SignalWarmGone)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var w WarmPlayground
+			c.warmReadyCh.Receive(ctx, &w)
+			c.warmReady(ctx, w)
+		}
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var id string
+			c.warmGoneCh.Receive(ctx, &id)
+			c.warmGone(ctx, id)
+		}
+	})
 	return workflow.SetUpdateHandler(ctx, UpdateRelease, c.release)
 }
 
@@ -283,6 +318,9 @@ func validateConfig(_ workflow.Context, cfg CapacityConfig) error {
 		if cfg.MaxMachines < 0 {
 			return fmt.Errorf("max machines %d: want 0 (no bound) or more", cfg.MaxMachines)
 		}
+		if cfg.Provider == ProviderNone && len(cfg.Warm.Targets) > 0 {
+			return errors.New("a warm pool needs a provider")
+		}
 	case ProviderHosts:
 		seen := map[string]bool{}
 		for _, s := range cfg.Slots {
@@ -294,7 +332,7 @@ func validateConfig(_ workflow.Context, cfg CapacityConfig) error {
 	default:
 		return fmt.Errorf("unknown provider %q", cfg.Provider)
 	}
-	return nil
+	return validateWarm(cfg.Warm)
 }
 
 // configure replaces the configuration. Leases on slots that left it stay
@@ -384,6 +422,10 @@ func (c *capacity) release(ctx workflow.Context, orderID string) (SlotLease, err
 		c.changed = true
 		workflow.GetLogger(ctx).Info("slot released", "Order", orderID, "Slot", l.Slot.ID)
 	}
+	// A warm playground's lease is released when its machine is gone
+	// (its workflow ended, or the sweeper found it orphaned): it leaves
+	// the pool with it.
+	c.forgetWarm(ctx, orderID)
 	if i := c.queued(orderID); i >= 0 {
 		c.queue = slices.Delete(c.queue, i, i+1)
 		delete(c.told, orderID)

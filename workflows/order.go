@@ -101,6 +101,11 @@ type orderRun struct {
 	// admitted: the order took capacity through the capacity workflow's
 	// admission, and gives it back there when it ends.
 	admitted bool
+	// warmID: the order runs on a warm playground it claimed; the machine
+	// is that playground's, and its workflow is told when it is released.
+	warmID string
+	// source is how the playground came: "warm" or "cold" (progress).
+	source string
 }
 
 // WithStatus sets the OrderStatus search attribute.
@@ -371,12 +376,31 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) (activitie
 	var a *activities.Activities
 	var host infra.Host
 	spec := infra.Spec{OrderID: o.in.OrderID.String(), NodeCount: o.in.NodeCount, ExpiresAt: expiration}
-	// Admission came after orders had been paid and deployed without it.
-	if workflow.GetVersion(ctx, "admission", workflow.DefaultVersion, 1) == 1 {
-		if err := o.admit(ctx); err != nil {
-			return activities.BootstrapResult{}, err
+	// A warm playground, when one of the order's size is ready: seconds
+	// instead of minutes. Warm playgrounds are built with the default
+	// topology; other topologies are built cold.
+	if workflow.GetVersion(ctx, "warm", workflow.DefaultVersion, 1) == 1 && o.in.Topology.OrDefault() == order.TopologyMesh {
+		var cl WarmClaim
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, admitOptions), ActivityClaimWarm,
+			ClaimRequest{OrderID: spec.OrderID, NodeCount: spec.NodeCount}).Get(ctx, &cl)
+		if err != nil {
+			return activities.BootstrapResult{}, fmt.Errorf("claim a warm playground: %w", err)
+		}
+		if cl.Claimed {
+			return o.finishWarm(ctx, cl)
 		}
 	}
+	// Admission came after orders had been paid and deployed without it.
+	if workflow.GetVersion(ctx, "admission", workflow.DefaultVersion, 1) == 1 {
+		warm, err := o.admit(ctx)
+		if err != nil {
+			return activities.BootstrapResult{}, err
+		}
+		if warm != nil {
+			return o.finishWarm(ctx, *warm)
+		}
+	}
+	o.source = "cold"
 	o.setProgress(ctx, "acquiring_host", 0)
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, acquireOptions),
 		a.AcquireHost, activities.AcquireInput{Spec: spec}).Get(ctx, &host)
@@ -409,8 +433,26 @@ func (o *orderRun) deploy(ctx workflow.Context, expiration time.Time) (activitie
 }
 
 func (o *orderRun) setProgress(ctx workflow.Context, step string, ready int) {
-	o.state.Deployment.Progress = &order.Progress{Step: step, NodesReady: ready, NodeCount: o.in.NodeCount}
+	o.state.Deployment.Progress = &order.Progress{Step: step, NodesReady: ready, NodeCount: o.in.NodeCount, Source: o.source}
 	o.publish(ctx)
+}
+
+// finishWarm mints the order's runes on the warm playground it claimed:
+// the playground was built before the order existed, and no rune was
+// minted for it until now.
+func (o *orderRun) finishWarm(ctx workflow.Context, cl WarmClaim) (activities.BootstrapResult, error) {
+	var a *activities.Activities
+	o.warmID, o.source = cl.ID, "warm"
+	o.setProgress(ctx, "creating_runes", o.in.NodeCount)
+	var boot activities.BootstrapResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, bootstrapOptions), a.MintRunes, activities.MintInput{
+		OrderID: o.in.OrderID.String(), WarmID: cl.ID, NodeCount: o.in.NodeCount, Host: cl.Host, Nodes: cl.Nodes,
+	}).Get(ctx, &boot)
+	if err != nil {
+		return activities.BootstrapResult{}, fmt.Errorf("mint runes on warm playground %s: %w", cl.ID, err)
+	}
+	workflow.GetLogger(ctx).Info("provisioned from the warm pool", "Warm", cl.ID)
+	return boot, nil
 }
 
 // serveUntil sleeps durably until the paid time is over. A worker that was
@@ -572,13 +614,23 @@ func (o *orderRun) extend(ctx workflow.Context, e Extend) {
 func (o *orderRun) release(ctx workflow.Context) {
 	var a *activities.Activities
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	machine := o.in.OrderID.String()
+	if o.warmID != "" {
+		machine = o.warmID // labelled with the warm playground's id
+	}
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, releaseOptions),
-		a.ReleaseHost, activities.ReleaseInput{OrderID: o.in.OrderID.String()}).Get(dctx, nil)
+		a.ReleaseHost, activities.ReleaseInput{OrderID: machine}).Get(dctx, nil)
 	if err != nil {
 		// Only reachable if the retry policy is changed to give up; the
 		// sweeper is the safety net then.
 		workflow.GetLogger(ctx).Error("release host failed; the sweeper will delete it", "Error", err)
 		return
+	}
+	if o.warmID != "" {
+		// Its workflow frees the warm playground's lease in the pool.
+		if err := workflow.SignalExternalWorkflow(dctx, WarmWorkflowID(o.warmID), "", SignalWarmRelease, nil).Get(dctx, nil); err != nil {
+			workflow.GetLogger(ctx).Error("tell the warm playground it is released; it checks on its own", "Error", err)
+		}
 	}
 	if o.admitted {
 		// Only once the host is gone: the next order in the queue never

@@ -39,13 +39,17 @@ func newEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, OrderInput) {
 }
 
 // registerAdmission registers the admission activities, admitting every
-// order at once; a test that queues an order mocks ActivityAdmit.
+// order at once; a test that queues an order mocks ActivityAdmit, one that
+// claims a warm playground ActivityClaimWarm.
 func registerAdmission(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(context.Context, AdmitRequest) (Admission, error) {
 		return Admission{Admitted: true}, nil
 	}, activity.RegisterOptions{Name: ActivityAdmit})
 	env.RegisterActivityWithOptions(func(context.Context, string) error { return nil },
 		activity.RegisterOptions{Name: ActivityReleaseAdmission})
+	// No warm playground unless a test offers one.
+	env.RegisterActivityWithOptions(func(context.Context, ClaimRequest) (WarmClaim, error) { return WarmClaim{}, nil },
+		activity.RegisterOptions{Name: ActivityClaimWarm})
 }
 
 func paidAt(env *testsuite.TestWorkflowEnvironment) Payment {
@@ -287,7 +291,7 @@ func TestBootstrapProgressShowsInTheStatus(t *testing.T) {
 	env.ExecuteWorkflow(OrderWorkflow, in)
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, order.StartingDeployment, mid.Deployment.Status)
-	require.Equal(t, &order.Progress{Step: "waiting_for_nodes", NodesReady: 5, NodeCount: 8}, mid.Deployment.Progress)
+	require.Equal(t, &order.Progress{Step: "waiting_for_nodes", NodesReady: 5, NodeCount: 8, Source: "cold"}, mid.Deployment.Progress)
 	require.Equal(t, order.Provisioned, after.Deployment.Status)
 	require.Nil(t, after.Deployment.Progress)
 }

@@ -30,6 +30,7 @@ const (
 	LabelManagedBy = "managed-by"
 	ManagedBy      = "lnplaylive"
 	LabelExpires   = "lnplaylive-expires" // unix seconds of the paid end
+	LabelWarm      = "lnplaylive-warm"    // node count of a warm-pool machine
 )
 
 // PortBase: node i listens on 6000+i of the VM (SPEC §5).
@@ -180,9 +181,14 @@ func (p *Provider) create(ctx context.Context, spec infra.Spec, heartbeat func(s
 	if err != nil {
 		return nil, err
 	}
-	labels := map[string]string{
-		LabelOrder: spec.OrderID, LabelManagedBy: ManagedBy,
-		LabelExpires: strconv.FormatInt(spec.ExpiresAt.Unix(), 10),
+	labels := map[string]string{LabelOrder: spec.OrderID, LabelManagedBy: ManagedBy}
+	if !spec.ExpiresAt.IsZero() {
+		labels[LabelExpires] = strconv.FormatInt(spec.ExpiresAt.Unix(), 10)
+	}
+	if spec.Warm {
+		// Which size the pool keeps it for; its order label is the warm
+		// playground's id, whose workflow the sweeper asks about.
+		labels[LabelWarm] = strconv.Itoa(spec.NodeCount)
 	}
 	var lastErr error
 	for _, loc := range p.cfg.Locations {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,10 @@ type Request struct {
 	OrderID   string
 	NodeCount int
 	Topology  order.Topology
+	// Warm builds the playground for the warm pool: no rune is minted and
+	// no link made, since no customer exists yet. MintRunes finishes it
+	// when an order claims it.
+	Warm bool
 }
 
 // Playground is what the customer receives, in node order: the nodes, and
@@ -159,19 +164,47 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, req Request, host infra.Ho
 		}
 	}
 
+	addr := host.CustomerAddress()
+	nodes := make([]order.Node, req.NodeCount)
+	for i := range nodes {
+		n := i + 1
+		nodes[i] = order.Node{Index: n, Alias: Alias(n), ID: ids[i], Host: addr, WSPort: spec.Port(n), P2PPort: spec.P2PPort(n)}
+	}
+	if req.Warm {
+		return Playground{Nodes: nodes}, nil
+	}
 	progress("creating_runes", req.NodeCount)
+	return b.finish(ctx, c, spec, dir, nodes)
+}
+
+// MintRunes finishes a warm playground for the order that claimed it: a
+// rune per node, minted now (none existed while it was warm), and the
+// links. A retry reuses the runes already minted (see runes).
+func (b *Bootstrapper) MintRunes(ctx context.Context, req Request, host infra.Host, nodes []order.Node) (Playground, error) {
+	if len(nodes) != req.NodeCount {
+		return Playground{}, &infra.PermanentError{Reason: fmt.Sprintf("warm playground has %d nodes, the order %d", len(nodes), req.NodeCount)}
+	}
+	spec := Spec{OrderID: req.OrderID, NodeCount: req.NodeCount, PortBase: host.PortBase, P2PPortBase: host.P2PBase(), Images: b.cfg.Images}
+	c, err := b.open(ctx, host, func(string, int) {})
+	if err != nil {
+		return Playground{}, err
+	}
+	defer c.Close()
+	return b.finish(ctx, c, spec, path.Join(b.remoteDir(host), req.OrderID), slices.Clone(nodes))
+}
+
+// finish mints the runes and makes the links of a built playground.
+func (b *Bootstrapper) finish(ctx context.Context, c shell.Session, spec Spec, dir string, nodes []order.Node) (Playground, error) {
 	runes, err := b.runes(ctx, c, spec, dir)
 	if err != nil {
 		return Playground{}, err
 	}
-	pg := Playground{Nodes: make([]order.Node, req.NodeCount), ConnectionStrings: make([]string, req.NodeCount)}
-	addr := host.CustomerAddress()
-	for i := range pg.Nodes {
-		n := i + 1
-		pg.Nodes[i] = order.Node{Index: n, Alias: Alias(n), ID: ids[i], Host: addr,
-			WSPort: spec.Port(n), P2PPort: spec.P2PPort(n), Rune: runes[i],
-			ClamsURL: ClamsURL(b.cfg.ClamsApp, b.cfg.ClamsProxy, ids[i], addr, spec.P2PPort(n), runes[i], Alias(n))}
-		pg.ConnectionStrings[i] = ConnectionString(b.cfg.ClamsBase, ids[i], addr, spec.Port(n), runes[i])
+	pg := Playground{Nodes: nodes, ConnectionStrings: make([]string, len(nodes))}
+	for i := range nodes {
+		n, nd := i+1, &nodes[i]
+		nd.Rune = runes[i]
+		nd.ClamsURL = ClamsURL(b.cfg.ClamsApp, b.cfg.ClamsProxy, nd.ID, nd.Host, nd.P2PPort, runes[i], Alias(n))
+		pg.ConnectionStrings[i] = ConnectionString(b.cfg.ClamsBase, nd.ID, nd.Host, spec.Port(n), runes[i])
 	}
 	return pg, nil
 }
