@@ -274,7 +274,9 @@ func TestBOLT12OnRealCoreLightning(t *testing.T) {
 	})
 
 	t.Run("an extension paid after the order ended extends nothing and is listed for refund", func(t *testing.T) {
-		r := s.order(t, 12, order.PaymentTypeBolt11) // room to provision, as above
+		// Room to provision on a loaded machine; the order is ended by an
+		// operator rather than by waiting for its paid time.
+		r := s.order(t, 40, order.PaymentTypeBolt11)
 		s.payInvoice(t, r.BOLT11Invoice)
 		f.paidElsewhere[string(r.BOLT11InvoiceID)] = true
 		s.waitDeployment(t, r.BOLT11InvoiceID, order.PaymentTypeBolt11, "provisioned", isProvisioned)
@@ -284,6 +286,9 @@ func TestBOLT12OnRealCoreLightning(t *testing.T) {
 		// its relay comes after the end.
 		s.restartPlugin(t, func() {
 			s.payInvoice(t, ext.BOLT11Invoice)
+			if out, err := f.cli("", "orders", "teardown", string(r.BOLT11InvoiceID), "--yes"); err != nil {
+				t.Fatalf("teardown: %v: %s", err, out)
+			}
 			waitClosed(t, f, wid)
 		})
 		d := s.waitDeployment(t, r.BOLT11InvoiceID, order.PaymentTypeBolt11, "the unserved payment", func(d *order.Deployment) bool { return len(d.UnservedPayments) == 1 })

@@ -60,3 +60,19 @@ func (id ID) Label() string { return LabelPrefix + string(id) }
 func (id ID) WorkflowID() string { return LabelPrefix + string(id) }
 
 func (id ID) String() string { return string(id) }
+
+// WarmPrefix starts the id of a warm-pool playground: "warm-<uuid>". Its
+// machine is labelled with that id until it is destroyed, whichever order
+// claims it.
+const WarmPrefix = "warm-"
+
+// NewWarmID makes a fresh warm playground id.
+func NewWarmID() string { return WarmPrefix + uuid.NewString() }
+
+// ValidMachineID tells whether s names what a machine may be labelled
+// with: an order id, or a warm playground's id, in canonical form. Only
+// such ids reach a remote shell.
+func ValidMachineID(s string) bool {
+	id, err := ParseID(strings.TrimPrefix(s, WarmPrefix))
+	return err == nil && (id.String() == s || WarmPrefix+id.String() == s)
+}

@@ -3,6 +3,7 @@ package order
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -170,6 +171,19 @@ func TestExtensionLabelsAndDescriptions(t *testing.T) {
 		now.Add(90 * time.Second): 90 * time.Second, now.Add(-time.Second): 0} {
 		if got := ExtensionExpiry(300*time.Second, now, end); got != want {
 			t.Errorf("end in %s: expiry %s, want %s", end.Sub(now), got, want)
+		}
+	}
+}
+
+func TestMachineIDsAreOrderOrWarmIDsInCanonicalForm(t *testing.T) {
+	id := string(NewID())
+	for s, want := range map[string]bool{
+		id: true, NewWarmID(): true, WarmPrefix + id: true,
+		"lnplaylive-" + id: false, strings.ToUpper(id): false, "warm-" + strings.ToUpper(id): false,
+		"warm-": false, "warm-x; rm -rf /": false, id + " ": false, "": false,
+	} {
+		if got := ValidMachineID(s); got != want {
+			t.Errorf("ValidMachineID(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -190,10 +190,54 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 	for _, l := range st.Leases {
 		c.leases[l.OrderID] = l
 	}
+	// Admission and the warm pool came after capacity workflows were
+	// running: a run from before replays as it ran, then continues as new.
+	c.legacy = workflow.GetVersion(ctx, "admission", workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	if err := c.register(ctx); err != nil {
 		return err
 	}
-	c.serve(ctx) // a run continued as new tells its queue again
+	if c.legacy {
+		return c.runLegacy(ctx)
+	}
+	for {
+		// Work first, then wait, and the flag is cleared before the work:
+		// a change made before the first wait (the update that came with
+		// the workflow's start) or by the work itself is never lost.
+		c.changed = false
+		c.lapse(ctx)
+		c.serve(ctx) // also tells a run continued as new its queue again
+		c.refill(ctx)
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Updates in flight finish first, and the signals sent to
+			// queued orders are delivered: a lease granted is never lost
+			// between two runs.
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			c.flushSignals(ctx)
+			c.drainWarmSignals(ctx)
+			return workflow.NewContinueAsNewError(ctx, CapacityWorkflow, c.state())
+		}
+		if c.changed {
+			continue
+		}
+		wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
+		if next := c.nextLapse(); next.IsZero() {
+			if err := workflow.Await(ctx, wake); err != nil {
+				return err
+			}
+		} else if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// runLegacy is the loop of runs from before admission, exactly as it was
+// (wait, then drop lapsed reservations), until the run meets its first new
+// event: then it continues as new, and the new run admits.
+func (c *capacity) runLegacy(ctx workflow.Context) error {
 	for {
 		c.changed = false
 		wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
@@ -207,23 +251,18 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 			}
 		}
 		c.lapse(ctx)
-		c.serve(ctx)
-		c.refill(ctx)
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// Updates in flight finish first, and the signals sent to
-			// queued orders are delivered: a lease granted is never lost
-			// between two runs.
+		if !workflow.IsReplaying(ctx) || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
-			c.flushSignals(ctx)
-			c.drainWarmSignals(ctx)
 			return workflow.NewContinueAsNewError(ctx, CapacityWorkflow, c.state())
 		}
 	}
 }
 
 type capacity struct {
+	// legacy: a run from before admission (see runLegacy).
+	legacy  bool
 	cfg     CapacityConfig
 	leases  map[string]SlotLease // by order id
 	queue   []AdmitRequest
@@ -343,7 +382,9 @@ func (c *capacity) configure(ctx workflow.Context, cfg CapacityConfig) error {
 	if err := workflow.UpsertMemo(ctx, map[string]any{MemoProvider: cfg.Provider}); err != nil {
 		return err
 	}
-	c.publish(ctx)
+	if !c.legacy {
+		c.publish(ctx)
+	}
 	return nil
 }
 

@@ -337,7 +337,7 @@ func (c *capacity) refill(ctx workflow.Context) {
 	for _, size := range sortedSizes(cfg.Targets) {
 		for c.warmCount(size) < cfg.Targets[size] && c.warmCount(0) < cfg.maxMachines() {
 			var id string
-			if err := workflow.SideEffect(ctx, func(workflow.Context) any { return "warm-" + string(order.NewID()) }).Get(&id); err != nil {
+			if err := workflow.SideEffect(ctx, func(workflow.Context) any { return order.NewWarmID() }).Get(&id); err != nil {
 				return
 			}
 			if _, ok := c.grant(ctx, AdmitRequest{OrderID: id, NodeCount: size}); !ok {

@@ -226,8 +226,8 @@ func (p *Provider) connect(ctx context.Context, h infra.Host) (shell.Session, er
 // down removes the order's project, its volumes and its files. Taking down
 // a project that is not there succeeds, so it can be retried.
 func (p *Provider) down(ctx context.Context, h infra.Host, orderID string) error {
-	// Only an order id reaches the remote shell.
-	if id, err := order.ParseID(orderID); err != nil || id.String() != orderID {
+	// Only an order's or a warm playground's id reaches the remote shell.
+	if !order.ValidMachineID(orderID) {
 		return &infra.PermanentError{Reason: fmt.Sprintf("%q is not an order id", orderID)}
 	}
 	c, err := p.connect(ctx, h)
@@ -267,7 +267,7 @@ func (p *Provider) projects(ctx context.Context, h infra.Host) (map[string]bool,
 	ids := map[string]bool{}
 	for _, pr := range ps {
 		if id, ok := strings.CutPrefix(pr.Name, projectName("")); ok {
-			if oid, err := order.ParseID(id); err == nil && oid.String() == id {
+			if order.ValidMachineID(id) {
 				ids[id] = true
 			}
 		}

@@ -88,6 +88,14 @@ type Net struct {
 	Height   int               `json:"height"`
 	Channels []Channel         `json:"channels"`
 	Mined    map[string][2]int `json:"mined"`
+	// Nodes are the project's nodes by service (cln-1, …).
+	Nodes map[string]Node `json:"nodes"`
+}
+
+// Node is one node of a project, as far as tests look at it.
+type Node struct {
+	// Runes the node minted (createrune), however many times asked.
+	Runes []json.RawMessage `json:"runes"`
 }
 
 // Channel is one channel of a project.

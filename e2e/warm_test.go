@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/workflows"
+)
+
+// waitWarm waits until the pool holds want ready playgrounds.
+func (s *system) waitWarm(t *testing.T, want int, timeout time.Duration) workflows.CapacityState {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := s.capacityState()
+		ready := 0
+		for _, w := range st.Warm {
+			if w.State == workflows.WarmReady {
+				ready++
+			}
+		}
+		if ready == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d warm playgrounds ready after %s, want %d: %+v (config %+v, leases %d)", ready, timeout, want, st.Warm, st.Config.Warm, len(st.Leases))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// runesOn counts the runes each node of a project minted, on any host.
+func (p pool) runesOn(t *testing.T, project string) []int {
+	var out []int
+	for _, h := range p.hosts {
+		if n, ok := h.State(t).Nets[project]; ok {
+			for i := 1; i <= len(n.Nodes); i++ {
+				out = append(out, len(n.Nodes["cln-"+itoa(i)].Runes))
+			}
+		}
+	}
+	return out
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func deploymentOf(t *testing.T, st status) order.Deployment {
+	t.Helper()
+	var d order.Deployment
+	if err := json.Unmarshal(st.DeploymentDetails, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// With LNPLAYLIVE_WARM=8:2 the pool builds two playgrounds before anyone
+// orders, channels and all, with no rune on any node. A paid order claims
+// one and is provisioned in seconds: one rune per node is minted then, for
+// it. The pool refills to two; when the order ends its playground is
+// destroyed, never handed on.
+func TestAWarmPlaygroundIsClaimedInSecondsAndRefilled(t *testing.T) {
+	p := newPool(t, 1, 3)
+	s := newSystem(t, options{workerEnv: append(p.env, "LNPLAYLIVE_WARM=8:2")})
+	st := s.waitWarm(t, 2, 180*time.Second)
+	for _, w := range st.Warm {
+		if runes := p.runesOn(t, "lnplaylive-"+w.ID); len(runes) != 8 || runes[0] != 0 {
+			t.Fatalf("warm playground %s: runes per node %v; want 8 nodes and none", w.ID, runes)
+		}
+	}
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	paid := time.Now()
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	got := s.waitStatus(string(r.BOLT11InvoiceID), 30*time.Second, provisioned)
+	took := time.Since(paid)
+	t.Logf("payment → provisioned from the warm pool: %s", took)
+	if took > 15*time.Second {
+		t.Errorf("a warm order took %s; a cold one takes about as long", took)
+	}
+	d := deploymentOf(t, got)
+	var claimed workflows.WarmPlayground
+	for _, w := range s.capacityState().Warm {
+		if w.ClaimedBy == string(r.BOLT11InvoiceID) {
+			claimed = w
+		}
+	}
+	if claimed.ID == "" || d.Nodes[0].ID != claimed.Nodes[0].ID || d.Nodes[0].WSPort != claimed.Nodes[0].WSPort {
+		t.Fatalf("the order's nodes are not its claimed warm playground's: %+v vs %+v", d.Nodes[0], claimed)
+	}
+	for i, n := range d.Nodes {
+		if n.Rune == "" || !strings.Contains(d.ConnectionStrings[i], n.Rune) {
+			t.Fatalf("node %d has no rune in its link", i+1)
+		}
+	}
+	if runes := p.runesOn(t, "lnplaylive-"+claimed.ID); len(runes) != 8 || slicesMax(runes) != 1 || slicesMin(runes) != 1 {
+		t.Fatalf("runes per node after the claim: %v; want exactly one each", runes)
+	}
+	// Refilled: two ready again (the third slot), the claimed one apart.
+	st = s.waitWarm(t, 2, 180*time.Second)
+	if st.WarmStats.Claimed != 1 || st.WarmStats.Built != 3 {
+		t.Fatalf("warm stats %+v; want 3 built, 1 claimed", st.WarmStats)
+	}
+	if out, err := s.cli("", "orders", "teardown", string(r.BOLT11InvoiceID), "--yes"); err != nil {
+		t.Fatalf("teardown: %v: %s", err, out)
+	}
+	s.waitStatus(string(r.BOLT11InvoiceID), 60*time.Second, func(st status) bool { return strings.Contains(string(st.DeploymentDetails), `"expired"`) })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, up := p.projects(t)["lnplaylive-"+claimed.ID]
+		st := s.capacityState()
+		gone := true
+		for _, w := range st.Warm {
+			gone = gone && w.ID != claimed.ID
+		}
+		for _, l := range st.Leases {
+			gone = gone && l.OrderID != claimed.ID
+		}
+		if !up && gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the used playground is still up (%v) or held: %+v", up, st)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func slicesMax(s []int) int {
+	m := s[0]
+	for _, v := range s {
+		m = max(m, v)
+	}
+	return m
+}
+
+func slicesMin(s []int) int {
+	m := s[0]
+	for _, v := range s {
+		m = min(m, v)
+	}
+	return m
+}
+
+// The worker is killed while an order mints its runes on the warm
+// playground it claimed. After the restart the order gets that same
+// playground (exactly one, one rune per node), and the pool loses none:
+// it still refills to K.
+func TestWorkerKilledMidClaimGivesOnePlaygroundAndLosesNone(t *testing.T) {
+	p := newPool(t, 1, 3)
+	s := newSystem(t, options{workerEnv: append(p.env, "LNPLAYLIVE_WARM=8:1")})
+	s.waitWarm(t, 1, 180*time.Second)
+	p.hosts[0].Fault(t, "sleep-before createrune 3")
+	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(string(s.status(string(r.BOLT11InvoiceID)).DeploymentDetails), `"creating_runes"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the claim did not start: %s", s.status(string(r.BOLT11InvoiceID)).DeploymentDetails)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.worker.signal(syscall.SIGKILL)
+	s.worker.start()
+	got := s.waitStatus(string(r.BOLT11InvoiceID), 120*time.Second, provisioned)
+	st := s.capacityState()
+	var mine []workflows.WarmPlayground
+	for _, w := range st.Warm {
+		if w.ClaimedBy == string(r.BOLT11InvoiceID) {
+			mine = append(mine, w)
+		}
+	}
+	if len(mine) != 1 || deploymentOf(t, got).Nodes[0].ID != mine[0].Nodes[0].ID {
+		t.Fatalf("the order holds %d warm playgrounds: %+v", len(mine), mine)
+	}
+	if runes := p.runesOn(t, "lnplaylive-"+mine[0].ID); slicesMax(runes) != 1 || slicesMin(runes) != 1 {
+		t.Fatalf("runes per node: %v; a retried claim minted a second one", runes)
+	}
+	st = s.waitWarm(t, 1, 180*time.Second)
+	if st.WarmStats.Claimed != 1 || st.WarmStats.Built != 2 {
+		t.Fatalf("warm stats %+v", st.WarmStats)
+	}
+}
