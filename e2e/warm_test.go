@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -185,5 +187,36 @@ func TestWorkerKilledMidClaimGivesOnePlaygroundAndLosesNone(t *testing.T) {
 	st = s.waitWarm(t, 1, 180*time.Second)
 	if st.WarmStats.Claimed != 1 || st.WarmStats.Built != 2 {
 		t.Fatalf("warm stats %+v", st.WarmStats)
+	}
+}
+
+// A warm playground whose workflow was terminated by hand is an orphan:
+// the pool no longer holds it. The sweeper takes its project down and
+// frees its slot, the pool forgets it, and builds a fresh one in its
+// place; nothing is handed to an order from the orphan.
+func TestAnOrphanedWarmPlaygroundIsSweptAndReplaced(t *testing.T) {
+	p := newPool(t, 1, 2)
+	s := newSystem(t, options{workerEnv: append(p.env, "LNPLAYLIVE_WARM=8:1")})
+	orphan := s.waitWarm(t, 1, 180*time.Second).Warm[0].ID
+	if err := s.client().TerminateWorkflow(context.Background(), workflows.WarmWorkflowID(orphan), "", "operator mistake"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.cli("", "sweep", "now"); err != nil {
+		t.Fatalf("sweep now: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(180 * time.Second)
+	for {
+		st := s.capacityState()
+		_, up := p.projects(t)["lnplaylive-"+orphan]
+		held := slices.ContainsFunc(st.Warm, func(w workflows.WarmPlayground) bool { return w.ID == orphan }) ||
+			slices.ContainsFunc(st.Leases, func(l workflows.SlotLease) bool { return l.OrderID == orphan })
+		ready := slices.ContainsFunc(st.Warm, func(w workflows.WarmPlayground) bool { return w.State == workflows.WarmReady })
+		if !up && !held && ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the sweep: orphan up %v, held %v, a fresh one ready %v: %+v", up, held, ready, st.Warm)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
