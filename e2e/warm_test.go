@@ -107,6 +107,9 @@ func TestAWarmPlaygroundIsClaimedInSecondsAndRefilled(t *testing.T) {
 	if st.WarmStats.Claimed != 1 || st.WarmStats.Built != 3 {
 		t.Fatalf("warm stats %+v; want 3 built, 1 claimed", st.WarmStats)
 	}
+	recordHistory(t, s, workflows.CapacityWorkflowID(s.taskQueue), "capacity_warm_pool")
+	recordHistory(t, s, workflows.WarmWorkflowID(claimed.ID), "warm_playground_claimed")
+	recordHistory(t, s, r.BOLT11InvoiceID.WorkflowID(), "order_warm_claimed")
 	if out, err := s.cli("", "orders", "teardown", string(r.BOLT11InvoiceID), "--yes"); err != nil {
 		t.Fatalf("teardown: %v: %s", err, out)
 	}

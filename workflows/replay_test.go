@@ -18,6 +18,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		r := worker.NewWorkflowReplayer()
 		r.RegisterWorkflow(OrderWorkflow)
+		r.RegisterWorkflow(CapacityWorkflow)
+		r.RegisterWorkflow(WarmPlaygroundWorkflow)
 		if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
