@@ -303,6 +303,9 @@ func TestBenchmarks(t *testing.T) {
 			sections = append(sections, benchBackend(t, backend, target, filepath.Join(profDir, backend), model))
 		})
 	}
+	if only := os.Getenv("LNPLAYLIVE_BENCH_BACKEND"); only == "" || only == "warm" {
+		t.Run("warm", func(t *testing.T) { sections = append(sections, benchWarmPool(t)) })
+	}
 	writeBenchmarks(t, sections, profDir)
 }
 
@@ -607,8 +610,8 @@ func writeBenchmarks(t *testing.T, sections []benchSection, profDir string) {
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (e2e/bench_test.go) on %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "**Machine:** %s, %d cores, %s; %s.\n\n", cpuModel(), runtime.NumCPU(), memTotal(), runtime.Version())
 	b.WriteString(benchMethod)
-	if len(sections) == 2 {
-		b.WriteString(sideBySide(sections))
+	if len(sections) >= 2 { // the two backends; the warm pool has its own section
+		b.WriteString(sideBySide(sections[:2]))
 	}
 	for _, sec := range sections {
 		b.WriteString("\n## Results: " + sec.title + "\n\n| what | p50 | p99 | max | throughput | against the floor, and where the CPU went | target |\n|---|---|---|---|---|---|---|\n")

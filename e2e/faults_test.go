@@ -47,6 +47,9 @@ type faultEnv struct {
 	hours map[string]int
 	// paidElsewhere are orders paid on a real lightningd.
 	paidElsewhere map[string]bool
+	// machineOf maps an order served from the warm pool to its machine's
+	// label (the warm playground's id).
+	machineOf map[string]string
 }
 
 func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
@@ -57,11 +60,15 @@ func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
 func newFaultEnvWith(t *testing.T, configure func(api *hetznertest.API), o options) *faultEnv {
 	d := newDeployment(t)
 	f := &faultEnv{d: d, t: t, ips: map[string]string{}, machines: map[string]*playgroundtest.Machine{}, hours: map[string]int{},
-		paidElsewhere: map[string]bool{}}
+		paidElsewhere: map[string]bool{}, machineOf: map[string]string{}}
 	d.api.AddressFor = func(name string) string {
+		id := strings.TrimPrefix(name, "lnplaylive-")
+		if strings.HasPrefix(id, order.WarmPrefix) {
+			return f.warmMachine(id) // built before any order: made on demand
+		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		return f.ips[strings.TrimPrefix(name, "lnplaylive-")]
+		return f.ips[id]
 	}
 	if configure != nil {
 		configure(d.api)
@@ -71,6 +78,9 @@ func newFaultEnvWith(t *testing.T, configure func(api *hetznertest.API), o optio
 		t.Fatal(err)
 	}
 	env := append(d.env, "LNPLAYLIVE_REMOTE_DIR="+filepath.Join(base, "orders"), "LNPLAYLIVE_READY_MARKER="+filepath.Join(base, "ready"))
+	if o.warm != "" {
+		env = append(env, "LNPLAYLIVE_WARM="+o.warm)
+	}
 	o.workerEnv = env
 	opts := map[string]any{
 		"lnplaylive-dev-hour-seconds": int(devHour / time.Second),
@@ -116,6 +126,57 @@ func (f *faultEnv) adopt(id string, hours int) {
 	f.hours[id] = hours
 	f.mu.Unlock()
 	f.machines[id] = playgroundtest.StartAt(f.t, f.d.keys.For(id).Private, f.d.operator.PublicKey(), ip, f.d.sshPort)
+}
+
+// warmMachine gives a warm playground its machine when the pool has the
+// stand-in API create it.
+func (f *faultEnv) warmMachine(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ip, ok := f.ips[id]; ok {
+		return ip
+	}
+	ip := fmt.Sprintf("127.0.1.%d", 10+len(f.ips))
+	f.ips[id] = ip
+	f.machines[id] = playgroundtest.StartAt(f.t, f.d.keys.For(id).Private, f.d.operator.PublicKey(), ip, f.d.sshPort)
+	return ip
+}
+
+// servedWarm records which warm playground served an order, so its
+// teardown is judged on that machine.
+func (f *faultEnv) servedWarm(id string) string {
+	f.t.Helper()
+	for _, w := range f.capacityState().Warm {
+		if w.ClaimedBy == id {
+			f.machineOf[id] = w.ID
+			return w.ID
+		}
+	}
+	f.t.Fatalf("order %s holds no warm playground", id)
+	return ""
+}
+
+// drainWarm restarts the worker without a warm pool: the pool retires
+// what it keeps, and converge then finds every machine gone.
+func (f *faultEnv) drainWarm(timeout time.Duration) {
+	f.t.Helper()
+	f.worker.signal(syscall.SIGTERM)
+	f.worker.env = append(f.worker.env, "LNPLAYLIVE_WARM=")
+	f.worker.start()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
+		held := 0
+		for _, w := range f.capacityState().Warm {
+			if w.State != workflows.WarmClaimed {
+				held++
+			}
+		}
+		if held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("the warm pool still holds %d playgrounds", held)
+		}
+	}
 }
 
 func (f *faultEnv) pay(id string) {
@@ -180,6 +241,9 @@ func (f *faultEnv) converge(scenario string, timeout time.Duration) faultRow {
 			f.t.Errorf("%s: order %s ended %s", scenario, id, res.Status)
 		}
 		deleted := f.d.api.DeletedAt(id)
+		if m, warm := f.machineOf[id]; warm {
+			deleted = f.d.api.DeletedAt(m)
+		}
 		if res.Payment != nil && !deleted.IsZero() {
 			expiry := res.Payment.PaidAt.Add(time.Duration(f.hours[id]) * devHour)
 			if late := deleted.Sub(expiry); late > row.lateness {
@@ -403,6 +467,52 @@ func TestFaults(t *testing.T) {
 		if deleted := f.d.api.DeletedAt(a); deleted.Before(oldEnd.Add(4 * devHour)) {
 			t.Errorf("deleted at %s, before the new end %s", deleted, oldEnd.Add(4*devHour))
 		}
+	})
+
+	t.Run("warm pool: worker SIGKILL mid-claim", func(t *testing.T) {
+		f := newFaultEnvWith(t, nil, options{warm: "8:1"})
+		wid := f.waitWarm(t, 1, 3*time.Minute).Warm[0].ID
+		f.machines[wid].Fault(t, "sleep-before createrune 3")
+		a := f.order()
+		f.pay(a)
+		f.waitAnyStatus(a, "creating_runes", 30*time.Second)
+		f.worker.signal(syscall.SIGKILL)
+		f.worker.start()
+		f.waitStatus(a, 90*time.Second, func(st status) bool {
+			d := string(st.DeploymentDetails)
+			return strings.Contains(d, `"provisioned"`) || strings.Contains(d, `"expired"`)
+		})
+		if got := f.servedWarm(a); got != wid {
+			t.Fatalf("order served by %s, want the warm playground %s", got, wid)
+		}
+		f.drainWarm(2 * time.Minute)
+		f.converge("warm pool: worker SIGKILL mid-claim", 2*time.Minute)
+	})
+
+	t.Run("warm pool: a warm playground orphaned, then claimed from the refill", func(t *testing.T) {
+		f := newFaultEnvWith(t, nil, options{warm: "8:1"})
+		orphan := f.waitWarm(t, 1, 3*time.Minute).Warm[0].ID
+		if err := f.client().TerminateWorkflow(context.Background(), workflows.WarmWorkflowID(orphan), "", "fault: operator mistake"); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := f.cli("", "sweep", "now"); err != nil {
+			t.Fatalf("sweep now: %v: %s", err, out)
+		}
+		for deadline := time.Now().Add(time.Minute); f.d.api.DeletedAt(orphan).IsZero(); time.Sleep(250 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the orphaned warm machine was not deleted")
+			}
+		}
+		// The pool refills; an order claims the new one.
+		st := f.waitWarm(t, 1, 3*time.Minute)
+		a := f.order()
+		f.pay(a)
+		f.waitAnyStatus(a, "provisioned", 60*time.Second)
+		if got := f.servedWarm(a); got == orphan || got != st.Warm[0].ID {
+			t.Fatalf("order served by %s (orphan %s, refill %s)", got, orphan, st.Warm[0].ID)
+		}
+		f.drainWarm(2 * time.Minute)
+		f.converge("warm pool: orphaned playground swept, refill claimed", 2*time.Minute)
 	})
 
 	t.Run("sshd down for a minute during bootstrap", func(t *testing.T) {

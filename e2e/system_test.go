@@ -83,6 +83,8 @@ type options struct {
 	stack *stack.Stack
 	// workers is how many worker processes run (default 1).
 	workers int
+	// warm is LNPLAYLIVE_WARM for the fault suite's workers.
+	warm string
 }
 
 func newSystem(t *testing.T, o options) *system {

@@ -75,3 +75,33 @@ func TestAnOrderQueuedPastItsEndDeploysNothing(t *testing.T) {
 	require.Nil(t, s.Deployment.Progress)
 	env.AssertNotCalled(t, "AcquireHost", mock.Anything, mock.Anything)
 }
+
+// A paid order that finds a warm playground of its size claims it: it
+// mints its runes there and is provisioned without acquiring or building
+// anything, with `source: warm` while it does; at its end it releases the
+// warm playground's machine (by the warm id) and tells its workflow.
+func TestAnOrderClaimsAWarmPlaygroundAndGivesItBack(t *testing.T) {
+	env, in := newEnv(t)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalPaid, paidAt(env)) }, time.Minute)
+	claim := WarmClaim{Claimed: true, ID: "warm-7", Host: testHost, Nodes: make([]order.Node, 8)}
+	env.OnActivity(ActivityClaimWarm, mock.Anything, ClaimRequest{OrderID: testOrder.String(), NodeCount: 8}).Return(claim, nil).Once()
+	var minting State
+	env.OnActivity(a.MintRunes, mock.Anything, mock.MatchedBy(func(m activities.MintInput) bool {
+		return m.WarmID == "warm-7" && m.OrderID == testOrder.String() && m.Host == testHost && len(m.Nodes) == 8
+	})).Run(func(mock.Arguments) { minting = query(t, env) }).
+		Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8), Nodes: make([]order.Node, 8)}, nil).Once()
+	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: "warm-7"}).Return(nil).Once()
+	released := false
+	env.OnSignalExternalWorkflow(mock.Anything, WarmWorkflowID("warm-7"), "", SignalWarmRelease, mock.Anything).
+		Return(func(_, _, _, _ string, _ any) error { released = true; return nil }).Once()
+	var served State
+	env.RegisterDelayedCallback(func() { served = query(t, env) }, time.Hour)
+
+	r := execute(t, env, in)
+	require.Equal(t, order.Expired, r.Status)
+	require.Equal(t, &order.Progress{Step: "creating_runes", NodesReady: 8, NodeCount: 8, Source: "warm"}, minting.Deployment.Progress)
+	require.Equal(t, order.Provisioned, served.Deployment.Status)
+	require.True(t, released, "the warm playground's workflow is told")
+	env.AssertNotCalled(t, "AcquireHost", mock.Anything, mock.Anything)
+	env.AssertNotCalled(t, "Bootstrap", mock.Anything, mock.Anything)
+}

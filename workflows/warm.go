@@ -61,6 +61,9 @@ const (
 	WarmBuilding = "building"
 	WarmReady    = "ready"
 	WarmClaimed  = "claimed"
+	// WarmRetiring: told to retire (K lowered, or evicted for a paid
+	// order); never claimed, gone once its machine is released.
+	WarmRetiring = "retiring"
 )
 
 // WarmPlayground is one playground of the pool.
@@ -330,6 +333,7 @@ func (c *capacity) forgetWarm(ctx workflow.Context, id string) {
 // playground is retired to make room (evict).
 func (c *capacity) refill(ctx workflow.Context) {
 	cfg := c.cfg.Warm
+	c.retireExtra(ctx)
 	if len(c.queue) > 0 {
 		c.evict(ctx)
 		return
@@ -349,16 +353,34 @@ func (c *capacity) refill(ctx workflow.Context) {
 	}
 }
 
-// warmCount counts unclaimed playgrounds (building or ready) of a size;
-// size 0 counts all sizes.
+// warmCount counts the playgrounds kept for orders (building or ready) of
+// a size; size 0 counts all sizes.
 func (c *capacity) warmCount(size int) int {
 	n := 0
 	for _, w := range c.warm.all {
-		if w.State != WarmClaimed && (size == 0 || w.NodeCount == size) {
+		if (w.State == WarmBuilding || w.State == WarmReady) && (size == 0 || w.NodeCount == size) {
 			n++
 		}
 	}
 	return n
+}
+
+// retireExtra retires the playgrounds beyond what the configuration now
+// wants (an operator lowered K, or dropped a size), newest first: the
+// machines go back instead of idling until their lifetime ends.
+func (c *capacity) retireExtra(ctx workflow.Context) {
+	for i := len(c.warm.all) - 1; i >= 0; i-- {
+		w := &c.warm.all[i]
+		if (w.State == WarmBuilding || w.State == WarmReady) && c.warmCount(w.NodeCount) > c.cfg.Warm.Targets[w.NodeCount] {
+			c.retire(ctx, w, "fewer wanted")
+		}
+	}
+}
+
+func (c *capacity) retire(ctx workflow.Context, w *WarmPlayground, why string) {
+	w.State = WarmRetiring
+	workflow.GetLogger(ctx).Info("warm playground retired", "Warm", w.ID, "Why", why)
+	c.signalWarm(ctx, w.ID, SignalWarmRetire, nil)
 }
 
 // startWarmOptions: starting a workflow is one call, idempotent by id
@@ -392,9 +414,7 @@ func (c *capacity) evict(ctx workflow.Context) {
 	for i := range c.warm.all {
 		w := &c.warm.all[i]
 		if w.State == WarmReady && w.NodeCount != head.NodeCount {
-			w.State = WarmBuilding // no longer claimable; gone once released
-			workflow.GetLogger(ctx).Info("warm playground evicted for a paid order", "Warm", w.ID, "Order", head.OrderID)
-			c.signalWarm(ctx, w.ID, SignalWarmRetire, nil)
+			c.retire(ctx, w, "evicted for paid order "+head.OrderID)
 			return
 		}
 	}

@@ -221,3 +221,45 @@ func TestAClaimedWarmPlaygroundEndsWithItsOrder(t *testing.T) {
 		})
 	}
 }
+
+// An operator lowering K (or dropping a size) gets the extra machines back
+// at once: the unclaimed playgrounds beyond the new K are retired; a
+// claimed one is the order's and is left alone.
+func TestLoweringKRetiresTheExtraPlaygrounds(t *testing.T) {
+	c := newCapacityEnv(t)
+	wc := c.mockWarm()
+	cfg := CapacityConfig{Provider: ProviderHetzner, Warm: WarmConfig{Targets: map[int]int{8: 2}}}
+	var claimed *WarmClaim
+	var st CapacityState
+	c.after(time.Second, func() { c.update(UpdateConfigure, cfg) })
+	c.after(2*time.Second, func() {
+		wc.mu.Lock()
+		defer wc.mu.Unlock()
+		for _, in := range wc.started {
+			c.env.SignalWorkflow(SignalWarmReady, ready(in))
+		}
+	})
+	c.after(3*time.Second, func() { claimed = c.claimWarm("order-1", 8) })
+	c.after(4*time.Second, func() { c.update(UpdateConfigure, CapacityConfig{Provider: ProviderHetzner}) })
+	c.after(5*time.Second, func() { st = c.state() })
+	c.run(CapacityState{})
+
+	require.True(t, claimed.Claimed)
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	require.Len(t, wc.started, 3, "two, then one refill after the claim")
+	retired := 0
+	for _, w := range st.Warm {
+		switch w.State {
+		case WarmRetiring:
+			retired++
+			require.Contains(t, wc.signals[WarmWorkflowID(w.ID)], SignalWarmRetire)
+		case WarmClaimed:
+			require.Equal(t, claimed.ID, w.ID)
+			require.NotContains(t, wc.signals[WarmWorkflowID(w.ID)], SignalWarmRetire)
+		default:
+			t.Fatalf("playground %s still %s with K = 0", w.ID, w.State)
+		}
+	}
+	require.Equal(t, 2, retired)
+}
