@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -221,5 +223,86 @@ func TestAnOrphanedWarmPlaygroundIsSweptAndReplaced(t *testing.T) {
 			t.Fatalf("after the sweep: orphan up %v, held %v, a fresh one ready %v: %+v", up, held, ready, st.Warm)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// Two warm playgrounds, four slots, and 20 customers who all pay at once:
+// four orders run (the two warm playgrounds, and two more from the free
+// slots), each warm playground claimed by exactly one order, the other 16
+// orders wait in line; no slot is ever shared.
+func TestTwentyConcurrentPaymentsClaimEachWarmPlaygroundOnce(t *testing.T) {
+	p := newPool(t, 1, 4)
+	s := newSystem(t, options{workerEnv: append(p.env, "LNPLAYLIVE_WARM=8:2")})
+	warmIDs := map[string]bool{}
+	for _, w := range s.waitWarm(t, 2, 180*time.Second).Warm {
+		warmIDs[w.ID] = true
+	}
+	ids := make([]string, 20)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() { ids[i] = string(s.createOrder(map[string]any{"node_count": 8, "hours": 3}).BOLT11InvoiceID) })
+	}
+	wg.Wait()
+	for _, id := range ids {
+		wg.Go(func() {
+			if err := s.node.Pay("lnplaylive-" + id); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(180 * time.Second)
+	for {
+		running, queued := 0, 0
+		for _, id := range ids {
+			st := s.status(id)
+			switch {
+			case provisioned(st):
+				running++
+			case queuedAt(st) > 0:
+				queued++
+			}
+		}
+		if running == 4 && queued == 16 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d provisioned, %d queued; want 4 and 16", running, queued)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// Each playground claimed by one order, each order holding at most
+	// one; the two built before the payments among them. (The refill may
+	// take the free slots before the others queue, and then serve the
+	// queue warm: that is the pool working, not a second claim.)
+	byOrder := map[string]string{}
+	for _, w := range s.capacityState().Warm {
+		if w.State != workflows.WarmClaimed {
+			continue
+		}
+		if other, dup := byOrder[w.ClaimedBy]; dup {
+			t.Fatalf("order %s holds %s and %s", w.ClaimedBy, other, w.ID)
+		}
+		byOrder[w.ClaimedBy] = w.ID
+		delete(warmIDs, w.ID)
+	}
+	if len(warmIDs) != 0 || len(byOrder) < 2 {
+		t.Fatalf("warm claims %v; the first two playgrounds unclaimed: %v", byOrder, warmIDs)
+	}
+	used := map[string]string{}
+	for _, id := range ids {
+		st := s.status(id)
+		if !provisioned(st) {
+			continue
+		}
+		host, base := slotOf(t, st)
+		key := fmt.Sprintf("%s/%d", host, base)
+		if other, dup := used[key]; dup {
+			t.Fatalf("orders %s and %s share slot %s", other, id, key)
+		}
+		used[key] = id
+	}
+	if n := len(p.projects(t)); n != 4 {
+		t.Fatalf("%d projects up on a 4-slot pool", n)
 	}
 }
