@@ -40,6 +40,23 @@ func (f fakeOrders) Lookup(_ context.Context, id string) (bool, time.Time, error
 	return f[id], time.Time{}, nil
 }
 
+// sweep runs the Sweep activity with a 10-minute grace.
+func sweep(t *testing.T, a *Activities) SweepResult {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	v, err := env.ExecuteActivity("Sweep", SweepInput{Grace: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res SweepResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func TestSweepDeletesOnlyWhatNoLiveOrderOwns(t *testing.T) {
 	now := time.Now()
 	p := &fakeProvider{leases: []infra.Lease{
@@ -52,17 +69,7 @@ func TestSweepDeletesOnlyWhatNoLiveOrderOwns(t *testing.T) {
 		// its label says long expired, but an operator extended the order
 		{ID: "7", OrderID: "extended", ExpiresAt: now.Add(-time.Hour)},
 	}}
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(&Activities{Provider: p, Orders: fakeOrders{"live": true, "live-but-late": true, "live-just-expired": true}})
-	v, err := env.ExecuteActivity("Sweep", SweepInput{Grace: 10 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res SweepResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
+	res := sweep(t, &Activities{Provider: p, Orders: fakeOrders{"live": true, "live-but-late": true, "live-just-expired": true}})
 	want := []string{"ended", "unknown", "live-but-late"}
 	if !slices.Equal(p.released, want) || !slices.Equal(res.Deleted, want) || res.Checked != 7 {
 		t.Fatalf("released %v, result %+v", p.released, res)
@@ -98,17 +105,7 @@ func (f *fakeAdmissions) Release(_ context.Context, id string) error {
 // next sweep; live orders keep theirs.
 func TestSweepFreesTheAdmissionsOfOrdersNotLive(t *testing.T) {
 	adm := &fakeAdmissions{holders: []string{"live", "terminated", "queued-terminated"}}
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestActivityEnvironment()
-	env.RegisterActivity(&Activities{Provider: &fakeProvider{}, Orders: fakeOrders{"live": true}, Admissions: adm})
-	v, err := env.ExecuteActivity("Sweep", SweepInput{Grace: 10 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res SweepResult
-	if err := v.Get(&res); err != nil {
-		t.Fatal(err)
-	}
+	res := sweep(t, &Activities{Provider: &fakeProvider{}, Orders: fakeOrders{"live": true}, Admissions: adm})
 	want := []string{"terminated", "queued-terminated"}
 	if !slices.Equal(adm.freed, want) || !slices.Equal(res.Freed, want) {
 		t.Fatalf("freed %v, result %+v", adm.freed, res)

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"encoding/json"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/lnplaylive/lnplaylive/order"
 )
 
 // 200 createorder calls in a minute from one caller, none paid, while the
@@ -24,11 +21,7 @@ func TestAFloodOfUnpaidOrdersNeverKeepsAPayerOut(t *testing.T) {
 	if err := s.node.Pay("lnplaylive-" + string(running.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
 	}
-	st := s.waitStatus(string(running.BOLT11InvoiceID), 90*time.Second, provisioned)
-	var d order.Deployment
-	if err := json.Unmarshal(st.DeploymentDetails, &d); err != nil {
-		t.Fatal(err)
-	}
+	d := deploymentOf(t, s.waitStatus(string(running.BOLT11InvoiceID), 90*time.Second, provisioned))
 
 	// Oversold would be a second lease or a second playground at once.
 	stop := make(chan struct{})
@@ -83,11 +76,7 @@ func TestAFloodOfUnpaidOrdersNeverKeepsAPayerOut(t *testing.T) {
 	if err := s.node.Pay("lnplaylive-" + string(payer.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
 	}
-	q := s.waitStatus(string(payer.BOLT11InvoiceID), 30*time.Second, func(st status) bool { return queuedAt(st) == 1 })
-	var dq order.Deployment
-	if err := json.Unmarshal(q.DeploymentDetails, &dq); err != nil {
-		t.Fatal(err)
-	}
+	dq := deploymentOf(t, s.waitStatus(string(payer.BOLT11InvoiceID), 30*time.Second, func(st status) bool { return queuedAt(st) == 1 }))
 	if dq.Progress.EstimatedStart != d.VMExpirationDate {
 		t.Fatalf("the payer's estimate %q; want the running order's end %s", dq.Progress.EstimatedStart, d.VMExpirationDate)
 	}

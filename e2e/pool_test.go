@@ -246,10 +246,7 @@ func TestExpiryFreesTheSlotForTheNextOrder(t *testing.T) {
 	}
 	st := s.waitStatus(string(first.BOLT11InvoiceID), 60*time.Second, provisioned)
 	host1, base1 := slotOf(t, st)
-	var d1 order.Deployment
-	if err := json.Unmarshal(st.DeploymentDetails, &d1); err != nil {
-		t.Fatal(err)
-	}
+	d1 := deploymentOf(t, st)
 	project := "lnplaylive-" + string(first.BOLT11InvoiceID)
 	if _, up := p.projects(t)[project]; !up {
 		t.Fatalf("project %s is not up", project)
@@ -257,11 +254,7 @@ func TestExpiryFreesTheSlotForTheNextOrder(t *testing.T) {
 	if err := s.node.Pay("lnplaylive-" + string(next.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
 	}
-	q := s.waitStatus(string(next.BOLT11InvoiceID), 10*time.Second, func(st status) bool { return queuedAt(st) == 1 })
-	var dq order.Deployment
-	if err := json.Unmarshal(q.DeploymentDetails, &dq); err != nil {
-		t.Fatal(err)
-	}
+	dq := deploymentOf(t, s.waitStatus(string(next.BOLT11InvoiceID), 10*time.Second, func(st status) bool { return queuedAt(st) == 1 }))
 	if dq.Progress.EstimatedStart != d1.VMExpirationDate {
 		t.Fatalf("estimated start %q; want the running order's end %s", dq.Progress.EstimatedStart, d1.VMExpirationDate)
 	}

@@ -72,11 +72,7 @@ func (o *orderRun) admit(ctx workflow.Context) (*WarmClaim, error) {
 				adm = next
 			}
 		})
-		sel.AddReceive(teardownCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			workflow.GetLogger(ctx).Info("teardown requested by an operator while queued")
-			over, o.teardown = true, true
-		})
+		o.onTeardown(ctx, sel, teardownCh, &over)
 		sel.Select(ctx)
 		cancelTimer()
 		if over {

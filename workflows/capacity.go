@@ -221,17 +221,25 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 		if c.changed {
 			continue
 		}
-		wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
-		if next := c.nextLapse(); next.IsZero() {
-			if err := workflow.Await(ctx, wake); err != nil {
-				return err
-			}
-		} else if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
-			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
-				return err
-			}
+		if err := c.wait(ctx); err != nil {
+			return err
 		}
 	}
+}
+
+// wait blocks until a handler changed something, the next reservation
+// lapses, or Temporal suggests continuing as new.
+func (c *capacity) wait(ctx workflow.Context) error {
+	wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
+	next := c.nextLapse()
+	if next.IsZero() {
+		return workflow.Await(ctx, wake)
+	}
+	if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
+		_, err := workflow.AwaitWithTimeout(ctx, wait, wake)
+		return err
+	}
+	return nil
 }
 
 // runLegacy is the loop of runs from before admission, exactly as it was
@@ -240,15 +248,8 @@ func CapacityWorkflow(ctx workflow.Context, st CapacityState) error {
 func (c *capacity) runLegacy(ctx workflow.Context) error {
 	for {
 		c.changed = false
-		wake := func() bool { return c.changed || workflow.GetInfo(ctx).GetContinueAsNewSuggested() }
-		if next := c.nextLapse(); next.IsZero() {
-			if err := workflow.Await(ctx, wake); err != nil {
-				return err
-			}
-		} else if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
-			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
-				return err
-			}
+		if err := c.wait(ctx); err != nil {
+			return err
 		}
 		c.lapse(ctx)
 		if !workflow.IsReplaying(ctx) || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {

@@ -494,11 +494,7 @@ func (o *orderRun) serveUntil(ctx workflow.Context) {
 			c.Receive(ctx, &p)
 			o.extensionPaid(ctx, p, true)
 		})
-		sel.AddReceive(teardownCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			workflow.GetLogger(ctx).Info("teardown requested by an operator")
-			over, o.teardown = true, true
-		})
+		o.onTeardown(ctx, sel, teardownCh, &over)
 		sel.Select(ctx)
 		cancelTimer()
 		if over && !o.teardown {
@@ -508,6 +504,15 @@ func (o *orderRun) serveUntil(ctx workflow.Context) {
 			return
 		}
 	}
+}
+
+// onTeardown ends the wait of sel when an operator tears the order down.
+func (o *orderRun) onTeardown(ctx workflow.Context, sel workflow.Selector, ch workflow.ReceiveChannel, over *bool) {
+	sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		workflow.GetLogger(ctx).Info("teardown requested by an operator", "Status", o.state.Deployment.Status)
+		*over, o.teardown = true, true
+	})
 }
 
 // A paid extension needs no version marker: it is a new signal, handled

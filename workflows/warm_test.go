@@ -55,6 +55,15 @@ func (c *capacityEnv) mockWarm() *warmChildren {
 	return wc
 }
 
+// readyAll signals the pool that every playground started so far is built.
+func (c *capacityEnv) readyAll(wc *warmChildren) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	for _, in := range wc.started {
+		c.env.SignalWorkflow(SignalWarmReady, ready(in))
+	}
+}
+
 func ready(in WarmInput) WarmPlayground {
 	return WarmPlayground{ID: in.ID, NodeCount: in.NodeCount, State: WarmReady,
 		Host: infra.Host{ID: "vm-" + in.ID, Address: "203.0.113.9"}, Nodes: make([]order.Node, in.NodeCount)}
@@ -73,13 +82,7 @@ func TestWarmPoolClaimsExclusivelyAndRefills(t *testing.T) {
 	var again *WarmClaim
 	c.after(time.Second, func() { c.update(UpdateConfigure, cfg) })
 	c.after(2*time.Second, func() { building = c.state() })
-	c.after(3*time.Second, func() {
-		wc.mu.Lock()
-		defer wc.mu.Unlock()
-		for _, in := range wc.started {
-			c.env.SignalWorkflow(SignalWarmReady, ready(in))
-		}
-	})
+	c.after(3*time.Second, func() { c.readyAll(wc) })
 	c.after(4*time.Second, func() {
 		for i := range 20 {
 			id := fmt.Sprintf("order-%02d", i)
@@ -134,11 +137,7 @@ func TestWarmPoolYieldsToPaidOrders(t *testing.T) {
 	var queued *admitOutcome
 	var st CapacityState
 	c.after(time.Second, func() { c.update(UpdateConfigure, cfg) })
-	c.after(2*time.Second, func() {
-		wc.mu.Lock()
-		defer wc.mu.Unlock()
-		c.env.SignalWorkflow(SignalWarmReady, ready(wc.started[0]))
-	})
+	c.after(2*time.Second, func() { c.readyAll(wc) })
 	c.after(3*time.Second, func() { c.admit("running", 8, t0.Add(time.Hour)) })
 	c.after(4*time.Second, func() { queued = c.admit("waiting", 8, t0.Add(2*time.Hour)) })
 	c.after(5*time.Second, func() { st = c.state() })
@@ -232,13 +231,7 @@ func TestLoweringKRetiresTheExtraPlaygrounds(t *testing.T) {
 	var claimed *WarmClaim
 	var st CapacityState
 	c.after(time.Second, func() { c.update(UpdateConfigure, cfg) })
-	c.after(2*time.Second, func() {
-		wc.mu.Lock()
-		defer wc.mu.Unlock()
-		for _, in := range wc.started {
-			c.env.SignalWorkflow(SignalWarmReady, ready(in))
-		}
-	})
+	c.after(2*time.Second, func() { c.readyAll(wc) })
 	c.after(3*time.Second, func() { claimed = c.claimWarm("order-1", 8) })
 	c.after(4*time.Second, func() { c.update(UpdateConfigure, CapacityConfig{Provider: ProviderHetzner}) })
 	c.after(5*time.Second, func() { st = c.state() })
