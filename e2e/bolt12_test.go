@@ -289,6 +289,7 @@ func TestBOLT12OnRealCoreLightning(t *testing.T) {
 			if out, err := f.cli("", "orders", "teardown", string(r.BOLT11InvoiceID), "--yes"); err != nil {
 				t.Fatalf("teardown: %v: %s", err, out)
 			}
+			f.tornDown[string(r.BOLT11InvoiceID)] = true
 			waitClosed(t, f, wid)
 		})
 		d := s.waitDeployment(t, r.BOLT11InvoiceID, order.PaymentTypeBolt11, "the unserved payment", func(d *order.Deployment) bool { return len(d.UnservedPayments) == 1 })

@@ -50,6 +50,9 @@ type faultEnv struct {
 	// machineOf maps an order served from the warm pool to its machine's
 	// label (the warm playground's id).
 	machineOf map[string]string
+	// tornDown are orders an operator ended early: deleted before their
+	// paid end by design, so no teardown lateness is judged for them.
+	tornDown map[string]bool
 }
 
 func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
@@ -60,7 +63,7 @@ func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
 func newFaultEnvWith(t *testing.T, configure func(api *hetznertest.API), o options) *faultEnv {
 	d := newDeployment(t)
 	f := &faultEnv{d: d, t: t, ips: map[string]string{}, machines: map[string]*playgroundtest.Machine{}, hours: map[string]int{},
-		paidElsewhere: map[string]bool{}, machineOf: map[string]string{}}
+		paidElsewhere: map[string]bool{}, machineOf: map[string]string{}, tornDown: map[string]bool{}}
 	d.api.AddressFor = func(name string) string {
 		id := strings.TrimPrefix(name, "lnplaylive-")
 		if strings.HasPrefix(id, order.WarmPrefix) {
@@ -244,7 +247,7 @@ func (f *faultEnv) converge(scenario string, timeout time.Duration) faultRow {
 		if m, warm := f.machineOf[id]; warm {
 			deleted = f.d.api.DeletedAt(m)
 		}
-		if res.Payment != nil && !deleted.IsZero() {
+		if res.Payment != nil && !deleted.IsZero() && !f.tornDown[id] {
 			expiry := res.Payment.PaidAt.Add(time.Duration(f.hours[id]) * devHour)
 			if late := deleted.Sub(expiry); late > row.lateness {
 				row.lateness = late
@@ -470,6 +473,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("warm pool: worker SIGKILL mid-claim", func(t *testing.T) {
+		fullFaults(t) // make test covers the same end to end (e2e/warm_test.go)
 		f := newFaultEnvWith(t, nil, options{warm: "8:1"})
 		wid := f.waitWarm(t, 1, 3*time.Minute).Warm[0].ID
 		f.machines[wid].Fault(t, "sleep-before createrune 3")
@@ -490,6 +494,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("warm pool: a warm playground orphaned, then claimed from the refill", func(t *testing.T) {
+		fullFaults(t)
 		f := newFaultEnvWith(t, nil, options{warm: "8:1"})
 		orphan := f.waitWarm(t, 1, 3*time.Minute).Warm[0].ID
 		if err := f.client().TerminateWorkflow(context.Background(), workflows.WarmWorkflowID(orphan), "", "fault: operator mistake"); err != nil {
