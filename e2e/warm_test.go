@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,14 +44,12 @@ func (p pool) runesOn(t *testing.T, project string) []int {
 	for _, h := range p.hosts {
 		if n, ok := h.State(t).Nets[project]; ok {
 			for i := 1; i <= len(n.Nodes); i++ {
-				out = append(out, len(n.Nodes["cln-"+itoa(i)].Runes))
+				out = append(out, len(n.Nodes["cln-"+strconv.Itoa(i)].Runes))
 			}
 		}
 	}
 	return out
 }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func deploymentOf(t *testing.T, st status) order.Deployment {
 	t.Helper()
@@ -101,7 +100,7 @@ func TestAWarmPlaygroundIsClaimedInSecondsAndRefilled(t *testing.T) {
 			t.Fatalf("node %d has no rune in its link", i+1)
 		}
 	}
-	if runes := p.runesOn(t, "lnplaylive-"+claimed.ID); len(runes) != 8 || slicesMax(runes) != 1 || slicesMin(runes) != 1 {
+	if runes := p.runesOn(t, "lnplaylive-"+claimed.ID); len(runes) != 8 || slices.Max(runes) != 1 || slices.Min(runes) != 1 {
 		t.Fatalf("runes per node after the claim: %v; want exactly one each", runes)
 	}
 	// Refilled: two ready again (the third slot), the claimed one apart.
@@ -137,22 +136,6 @@ func TestAWarmPlaygroundIsClaimedInSecondsAndRefilled(t *testing.T) {
 	}
 }
 
-func slicesMax(s []int) int {
-	m := s[0]
-	for _, v := range s {
-		m = max(m, v)
-	}
-	return m
-}
-
-func slicesMin(s []int) int {
-	m := s[0]
-	for _, v := range s {
-		m = min(m, v)
-	}
-	return m
-}
-
 // The worker is killed while an order mints its runes on the warm
 // playground it claimed. After the restart the order gets that same
 // playground (exactly one, one rune per node), and the pool loses none:
@@ -186,7 +169,7 @@ func TestWorkerKilledMidClaimGivesOnePlaygroundAndLosesNone(t *testing.T) {
 	if len(mine) != 1 || deploymentOf(t, got).Nodes[0].ID != mine[0].Nodes[0].ID {
 		t.Fatalf("the order holds %d warm playgrounds: %+v", len(mine), mine)
 	}
-	if runes := p.runesOn(t, "lnplaylive-"+mine[0].ID); slicesMax(runes) != 1 || slicesMin(runes) != 1 {
+	if runes := p.runesOn(t, "lnplaylive-"+mine[0].ID); slices.Max(runes) != 1 || slices.Min(runes) != 1 {
 		t.Fatalf("runes per node: %v; a retried claim minted a second one", runes)
 	}
 	st = s.waitWarm(t, 1, 180*time.Second)

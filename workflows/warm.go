@@ -3,6 +3,8 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -338,7 +340,7 @@ func (c *capacity) refill(ctx workflow.Context) {
 		c.evict(ctx)
 		return
 	}
-	for _, size := range sortedSizes(cfg.Targets) {
+	for _, size := range slices.Sorted(maps.Keys(cfg.Targets)) {
 		for c.warmCount(size) < cfg.Targets[size] && c.warmCount(0) < cfg.maxMachines() {
 			var id string
 			if err := workflow.SideEffect(ctx, func(workflow.Context) any { return order.NewWarmID() }).Get(&id); err != nil {
@@ -425,19 +427,6 @@ func (c *capacity) evict(ctx workflow.Context) {
 func (c *capacity) serveWarm(ctx workflow.Context, head AdmitRequest) (WarmClaim, bool) {
 	cl, _ := c.claim(ctx, ClaimRequest{OrderID: head.OrderID, NodeCount: head.NodeCount})
 	return cl, cl.Claimed
-}
-
-func sortedSizes(m map[int]int) []int {
-	sizes := make([]int, 0, len(m))
-	for s := range m {
-		sizes = append(sizes, s)
-	}
-	for i := 1; i < len(sizes); i++ {
-		for j := i; j > 0 && sizes[j] < sizes[j-1]; j-- {
-			sizes[j], sizes[j-1] = sizes[j-1], sizes[j]
-		}
-	}
-	return sizes
 }
 
 func validateWarm(w WarmConfig) error {
