@@ -335,7 +335,9 @@ func TestFaults(t *testing.T) {
 
 	t.Run("worker SIGKILL while channels open", func(t *testing.T) {
 		f := newFaultEnv(t, nil)
-		a := f.order()
+		// 12 hours (60 s): on a loaded machine a 15 s order could end
+		// before its bootstrap reaches the channels (seen in CI).
+		a := f.orderFor(f.plugin, 12)
 		// Node 1's multifundchannel is slow: the worker dies while the
 		// nodes are opening their channels.
 		f.machines[a].Fault(t, "sleep-before multifundchannel 8")
