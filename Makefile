@@ -21,8 +21,13 @@ $(BIN)/temporal:
 # the runtime libraries of the real Core Lightning build (../shared/cln),
 # unpacked into .data/; headless Chromium and poppler's pdfinfo, which
 # render the printable hand-out sheet as a person would see it.
-DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g chromium poppler-utils
-CLN_TARBALL := $(or $(LNPLAYLIVE_SHARED),$(CURDIR)/../shared)/cln/bin/cln-v25.12.1-debian12-amd64.tar.xz
+DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g chromium poppler-utils \
+	libevent-2.1-7 libevent-core-2.1-7 libevent-pthreads-2.1-7 iproute2 util-linux
+SHARED := $(or $(LNPLAYLIVE_SHARED),$(CURDIR)/../shared)
+CLN_TARBALL := $(SHARED)/cln/bin/cln-v25.12.1-debian12-amd64.tar.xz
+# Real Bitcoin Core (../shared/bitcoin/REAL-BITCOIND.md): the playground's
+# bitcoind in the container engine double.
+BITCOIN_TARBALL := $(SHARED)/bitcoin/bin/bitcoin-core-v27.99-413844f1-debian12-amd64.tar.xz
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -31,6 +36,9 @@ deps:
 	fi
 	@if [ ! -x .data/cln-v25.12.1/lightningd/lightningd ] && [ -f $(CLN_TARBALL) ]; then \
 		mkdir -p .data && tar xJf $(CLN_TARBALL) -C .data/; \
+	fi
+	@if [ ! -x .data/bitcoin-v27.99-413844f1/bin/bitcoind ] && [ -f $(BITCOIN_TARBALL) ]; then \
+		mkdir -p .data && tar xJf $(BITCOIN_TARBALL) -C .data/; \
 	fi
 
 # The production shape without containers (issue 16): Temporal's server and

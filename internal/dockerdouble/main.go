@@ -49,6 +49,9 @@ type state struct {
 }
 
 func main() {
+	if engineMain(os.Args[1:]) {
+		return
+	}
 	dir := os.Getenv("DOCKER_DOUBLE_STATE")
 	if dir == "" {
 		fail("DOCKER_DOUBLE_STATE is not set")
@@ -63,7 +66,7 @@ func main() {
 	record(dir, os.Args[1:])
 	if d := consumeSleep(dir, os.Args[1:]); d > 0 {
 		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-		time.Sleep(d)
+		sleep(d)
 		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 			fail(err.Error())
 		}
@@ -362,3 +365,5 @@ func killSession() {
 		pid, _ = strconv.Atoi(fields[1])
 	}
 }
+
+func sleep(d time.Duration) { time.Sleep(d) }
