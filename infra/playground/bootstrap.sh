@@ -18,7 +18,26 @@
 set -eu
 P="$1"; N="$2"; PLAN="$3"; DIR=$(cd "$(dirname "$0")" && pwd)
 dc() { docker compose -p "$P" -f "$DIR/compose.yml" "$@"; }
-btc() { dc exec -T bitcoind bitcoin-cli -regtest -rpcuser=lnplaylive -rpcpassword=lnplaylive "$@"; }
+# BEGIN btc
+# btc: bitcoin-cli in the bitcoind container. Bitcoin Core refuses a call
+# while its work queue is full (HTTP 503, "Work queue depth exceeded") or
+# while it is still loading (error -28); bitcoin-cli retries neither, so
+# this does, once a second for up to a minute. Anything else fails at once.
+btc() {
+	_tries=0
+	while :; do
+		dc exec -T bitcoind bitcoin-cli -regtest -rpcuser=lnplaylive -rpcpassword=lnplaylive "$@" 2>"$DIR/btc.err" && return 0
+		_rc=$?
+		if [ "$_tries" -lt 60 ] && grep -qE 'Work queue depth exceeded|error code: -28' "$DIR/btc.err"; then
+			_tries=$((_tries + 1))
+			sleep 1
+			continue
+		fi
+		cat "$DIR/btc.err" >&2
+		return "$_rc"
+	done
+}
+# END btc
 wbtc() { btc -rpcwallet=lnplaylive "$@"; }
 lnc() { _n=$1; shift; dc exec -T "cln-$_n" lightning-cli --network=regtest "$@"; }
 progress() { echo "PROGRESS $1 $2"; }
@@ -45,7 +64,12 @@ dc up -d --remove-orphans >&2
 
 progress waiting_for_bitcoind 0
 until_ok 120 btc getblockchaininfo || fail "bitcoind did not start within 2 minutes"
-wbtc getwalletinfo >/dev/null 2>&1 || btc loadwallet lnplaylive >/dev/null 2>&1 || btc createwallet lnplaylive >&2
+# load_on_startup records the wallet in bitcoind's settings, so a
+# restarted bitcoind loads it again (so does the compose file's -wallet):
+# without it, the miner stops for good at the first restart.
+wbtc getwalletinfo >/dev/null 2>&1 ||
+	btc -named loadwallet filename=lnplaylive load_on_startup=true >/dev/null 2>&1 ||
+	btc -named createwallet wallet_name=lnplaylive load_on_startup=true >&2
 if [ ! -s "$DIR/miner-address" ]; then
 	wbtc getnewaddress miner bech32 > "$DIR/miner-address.tmp" && mv "$DIR/miner-address.tmp" "$DIR/miner-address"
 fi

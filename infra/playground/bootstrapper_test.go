@@ -74,11 +74,12 @@ func (f fixture) bootstrapTopology(t *testing.T, orderID string, n int, topo ord
 // returns the node ids.
 func checkNodes(t *testing.T, pg Playground, n int) []string {
 	t.Helper()
-	return checkNodesAt(t, pg, n, 9735)
+	return checkNodesAt(t, pg, n, 6000, 9735)
 }
 
-// checkNodesAt is checkNodes for a host whose p2p ports start at p2pBase+1.
-func checkNodesAt(t *testing.T, pg Playground, n, p2pBase int) []string {
+// checkNodesAt is checkNodes for a host whose websocket and p2p ports
+// start at wsBase+1 and p2pBase+1.
+func checkNodesAt(t *testing.T, pg Playground, n, wsBase, p2pBase int) []string {
 	t.Helper()
 	if len(pg.Nodes) != n || len(pg.ConnectionStrings) != n {
 		t.Fatalf("%d nodes and %d connection strings for %d nodes", len(pg.Nodes), len(pg.ConnectionStrings), n)
@@ -89,10 +90,10 @@ func checkNodesAt(t *testing.T, pg Playground, n, p2pBase int) []string {
 		if m == nil {
 			t.Fatalf("connection string %d has the wrong form", i+1)
 		}
-		if m[1] != node.ID || m[2] != fmt.Sprint(6001+i) || m[3] != node.Rune {
+		if m[1] != node.ID || m[2] != fmt.Sprint(wsBase+1+i) || m[3] != node.Rune {
 			t.Fatalf("node %d: connection string disagrees with the node's details", i+1)
 		}
-		if node.Index != i+1 || node.Alias != Alias(i+1) || node.Host != "127.0.0.1" || node.WSPort != 6001+i || node.P2PPort != p2pBase+1+i {
+		if node.Index != i+1 || node.Alias != Alias(i+1) || node.Host != "127.0.0.1" || node.WSPort != wsBase+1+i || node.P2PPort != p2pBase+1+i {
 			t.Fatalf("node %d: %+v", i+1, node)
 		}
 		ids[i] = node.ID

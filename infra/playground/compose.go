@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strconv"
 	"text/template"
 )
 
@@ -50,24 +51,49 @@ var projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // bitcoind's RPC port is not published on the host.
 const rpcAuth = `"-rpcuser=lnplaylive", "-rpcpassword=lnplaylive"`
 
+// minerLoop mines a block every 5 seconds, for ever. A failure is logged
+// (docker logs), once per distinct message, never swallowed; a wallet that
+// is not loaded (bitcoind restarted before -wallet could load it, or the
+// bootstrap has not made it yet) is loaded, so the miner recovers by
+// itself. `$$` is Compose's escape for a literal `$`.
+const minerLoop = `cli() { bitcoin-cli -regtest -rpcconnect=bitcoind -rpcuser=lnplaylive -rpcpassword=lnplaylive "$$@"; }; ` +
+	`last=; while true; do ` +
+	`if out=$$(cli -rpcwallet=lnplaylive -generate 1 2>&1); then last=; else ` +
+	`[ "$$out" = "$$last" ] || echo "miner: $$(date -u +%FT%TZ) $$out" >&2; last=$$out; ` +
+	`case "$$out" in *"not loaded"*|*"does not exist"*) cli -named loadwallet filename=lnplaylive load_on_startup=true >/dev/null 2>&1 || true ;; esac; ` +
+	`fi; sleep 5; done`
+
+// Every service runs with `init: true`: a PID 1 that forwards SIGTERM, so
+// `docker stop` (and `compose down`) takes as long as the service needs,
+// not the 10 s grace period. Without it, the CLN image's entrypoint (bash
+// as PID 1, no trap) and the miner's `sh -c` loop ignore SIGTERM. The CLN
+// services also run lightningd as their entrypoint: the image's own
+// prepends --network=bitcoin, which only a later --network overrides.
 var composeTemplate = template.Must(template.New("compose").Parse(`# lnplaylive playground for order {{.OrderID}}; generated, do not edit.
 name: {{.Project}}
 services:
   bitcoind:
     image: {{.Images.Bitcoind}}
-    command: ["bitcoind", "-regtest", "-server", "-txindex=1", "-fallbackfee=0.0002", "-rpcbind=0.0.0.0", "-rpcallowip=0.0.0.0/0", ` + rpcAuth + `]
+    init: true
+    # -wallet loads the miner's wallet on every start (Bitcoin Core skips
+    # it, with a warning, until the bootstrap has made it). RPC threads and
+    # work queue are sized for {{.NodeCount}} polling nodes.
+    command: ["bitcoind", "-regtest", "-server", "-txindex=1", "-fallbackfee=0.0002", "-rpcbind=0.0.0.0", "-rpcallowip=0.0.0.0/0", ` + rpcAuth + `, "-wallet=lnplaylive", "-rpcthreads={{.RPCThreads}}", "-rpcworkqueue={{.RPCWorkQueue}}"]
     volumes: ["bitcoind:/home/bitcoin/.bitcoin"]
     restart: unless-stopped
   miner:
     image: {{.Images.Bitcoind}}
     depends_on: [bitcoind]
-    entrypoint: ["sh", "-c", "while true; do bitcoin-cli -regtest -rpcconnect=bitcoind -rpcuser=lnplaylive -rpcpassword=lnplaylive -rpcwallet=lnplaylive -generate 1 >/dev/null 2>&1; sleep 5; done"]
+    init: true
+    entrypoint: ["sh", "-c", {{.MinerLoop}}]
     restart: unless-stopped
 {{- range .Nodes}}
   cln-{{.}}:
     image: {{$.Images.CLN}}
     depends_on: [bitcoind]
-    command: ["--network=regtest", "--bitcoin-rpcconnect=bitcoind", "--bitcoin-rpcuser=lnplaylive", "--bitcoin-rpcpassword=lnplaylive", "--alias={{$.Alias .}}", "--bind-addr=0.0.0.0:9735", "--bind-addr=ws:0.0.0.0:{{$.Port .}}", "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll=1", "--log-level=info"]
+    init: true
+    entrypoint: ["lightningd"]
+    command: ["--network=regtest", "--bitcoin-rpcconnect=bitcoind", "--bitcoin-rpcuser=lnplaylive", "--bitcoin-rpcpassword=lnplaylive", "--alias={{$.Alias .}}", "--bind-addr=0.0.0.0:9735", "--bind-addr=ws:0.0.0.0:{{$.Port .}}", "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll={{$.PollSeconds}}", "--log-level=info"]
     ports: ["{{$.Port .}}:{{$.Port .}}", "{{$.P2PPort .}}:9735"]
     volumes: ["cln-{{.}}:/root/.lightning"]
     restart: unless-stopped
@@ -78,6 +104,27 @@ volumes:
   cln-{{.}}: {}
 {{- end}}
 `))
+
+// MinerLoop is the miner's script, quoted for the compose file.
+func (s Spec) MinerLoop() string { return strconv.Quote(minerLoop) }
+
+// Every node's bcli plugin polls bitcoind each --dev-bitcoind-poll seconds:
+// a tip poll and a fee poll (getmempoolinfo and four estimatesmartfee),
+// each a new bitcoin-cli, up to four at once. Bitcoin Core 27 serves 4
+// RPC threads and queues 16 calls; a full queue answers HTTP 503, which
+// neither bitcoin-cli nor lightningd's start-up check retries. So the
+// queue holds every node's burst, the threads grow with the nodes, and
+// the poll slows above 24 nodes. make bench measures it (issue 21).
+
+// RPCThreads is bitcoind's -rpcthreads for the spec's node count.
+func (s Spec) RPCThreads() int { return max(4, s.NodeCount/4) }
+
+// RPCWorkQueue is bitcoind's -rpcworkqueue: every node's four parallel
+// calls at once, twice over.
+func (s Spec) RPCWorkQueue() int { return max(16, 8*s.NodeCount) }
+
+// PollSeconds is the nodes' --dev-bitcoind-poll.
+func (s Spec) PollSeconds() int { return 1 + s.NodeCount/24 }
 
 // Nodes lists 1..NodeCount for the template.
 func (s Spec) Nodes() []int {

@@ -58,7 +58,7 @@ func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 				t.Errorf("cln-%d ports %+v", i, svc.Ports)
 			}
 			cmd := strings.Join(svc.Command, " ")
-			for _, want := range []string{"--alias=" + Alias(i), "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll=1", "--bind-addr=0.0.0.0:9735"} {
+			for _, want := range []string{"--alias=" + Alias(i), "--developer", "--dev-fast-gossip", fmt.Sprintf("--dev-bitcoind-poll=%d", spec.PollSeconds()), "--bind-addr=0.0.0.0:9735"} {
 				if !strings.Contains(cmd, want) {
 					t.Errorf("cln-%d lacks %s: %s", i, want, cmd)
 				}
@@ -83,8 +83,20 @@ func TestComposeFileParsesWithComposeAndHasWhatTheOrderBought(t *testing.T) {
 		if len(p.Services["bitcoind"].Ports) != 0 {
 			t.Error("bitcoind's RPC must not be published")
 		}
-		if !strings.Contains(strings.Join(p.Services["miner"].Entrypoint, " "), "sleep 5") {
-			t.Error("no block every 5 seconds")
+		miner := strings.Join(p.Services["miner"].Entrypoint, " ")
+		if !strings.Contains(miner, "sleep 5") || !strings.Contains(miner, `"$out"`) {
+			t.Errorf("no block every 5 seconds, or Compose ate the loop's variables: %s", miner)
+		}
+		for name, svc := range p.Services {
+			if svc.Init == nil || !*svc.Init {
+				t.Errorf("%s: no init to forward SIGTERM", name)
+			}
+		}
+		btc := strings.Join(p.Services["bitcoind"].Command, " ")
+		for _, want := range []string{"-wallet=lnplaylive", fmt.Sprintf("-rpcworkqueue=%d", spec.RPCWorkQueue())} {
+			if !strings.Contains(btc, want) {
+				t.Errorf("bitcoind lacks %s: %s", want, btc)
+			}
 		}
 	}
 }

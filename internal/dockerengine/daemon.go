@@ -47,7 +47,7 @@ func New(cfg Config) (*Daemon, error) {
 	return &Daemon{dir: cfg.Dir, self: cfg.Self, hostAddr: cfg.HostAddr, images: ims, projects: map[string]*project{}}, nil
 }
 
-func (d *Daemon) nextSeq() int { return int(d.seq.Add(1)) }
+func (d *Daemon) nextSeq() int   { return int(d.seq.Add(1)) }
 func (d *Daemon) stopping() bool { return d.down.Load() }
 func (d *Daemon) project(name string) *project {
 	d.mu.Lock()

@@ -30,7 +30,7 @@ type network struct {
 
 const claimDir = "/run/dockerengine"
 
-func (n *network) subnet() string { return fmt.Sprintf("10.%d.%d", 200+n.Slot/256, n.Slot%256) }
+func (n *network) subnet() string  { return fmt.Sprintf("10.%d.%d", 200+n.Slot/256, n.Slot%256) }
 func (n *network) gateway() string { return n.subnet() + ".1" }
 
 // address hands out the next address of the network.

@@ -6,12 +6,16 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/lnplaylive/lnplaylive/internal/realcln"
 	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
 	"github.com/lnplaylive/lnplaylive/internal/testbin"
 )
@@ -149,4 +153,132 @@ func (m *Machine) Fault(t testing.TB, line string) {
 	}
 	defer f.Close()
 	f.WriteString(line + "\n")
+}
+
+// Engine is a machine whose docker is the container engine double: the
+// compose file runs as Docker would, on real bitcoind and lightningd.
+type Engine struct {
+	*Machine
+	Socket    string
+	daemon    *exec.Cmd
+	engineDir string
+}
+
+// StartEngine starts the engine daemon and sshd in front of it. The
+// containers' published ports listen on listen (the machine's address).
+func StartEngine(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, listen string, port int) *Engine {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the container engine double needs root (network, mount and PID namespaces)")
+	}
+	build, _ := realcln.Paths(t)
+	bitcoin := realcln.Bitcoin(t)
+	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	engineDir := filepath.Join(t.TempDir(), "engine")
+	if err := os.MkdirAll(engineDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(engineDir, "docker.sock")
+	cmd := exec.Command(docker, "__daemon", socket, engineDir, listen, build, bitcoin)
+	logf, err := os.Create(filepath.Join(engineDir, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Socket: socket, daemon: cmd}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		logf.Close()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(socket); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the engine daemon did not listen within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.Machine = StartEnv(t, hostKey, authorized, listen, port, map[string]string{"DOCKER_DOUBLE_ENGINE": socket})
+	e.engineDir = engineDir
+	return e
+}
+
+// Docker runs the double's docker against this engine, as the host's
+// operator would; it returns stdout and fails the test on an error.
+func (e *Engine) Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := e.TryDocker(args...)
+	if err != nil {
+		t.Fatalf("docker %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// TryDocker is Docker that returns the error.
+func (e *Engine) TryDocker(args ...string) (string, error) {
+	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(docker, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_DOUBLE_ENGINE="+e.Socket)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out) + stderr.String(), err
+	}
+	return string(out), nil
+}
+
+// Reboot reboots the whole host: hard is a power cut (SIGKILL at once),
+// otherwise an orderly shutdown; containers come back by their restart
+// policy, with new addresses.
+func (e *Engine) Reboot(t testing.TB, hard bool) {
+	t.Helper()
+	if hard {
+		e.Docker(t, "__reboot", "--hard")
+	} else {
+		e.Docker(t, "__reboot")
+	}
+}
+
+// Inspect is a container's state: running, pid, address, restarts.
+type Inspect struct {
+	Running  bool   `json:"running"`
+	Pid      int    `json:"pid"`
+	Address  string `json:"address"`
+	Restarts int    `json:"restarts"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// Inspect reads a container's state.
+func (e *Engine) Inspect(t testing.TB, project, service string) Inspect {
+	t.Helper()
+	var in Inspect
+	if err := json.Unmarshal([]byte(e.Docker(t, "__inspect", project, service)), &in); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// Log is a container's output so far (docker logs).
+func (e *Engine) Log(project, service string) string {
+	b, _ := os.ReadFile(filepath.Join(e.engineDir, "logs", project, service+".log"))
+	return string(b)
 }

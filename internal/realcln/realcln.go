@@ -229,3 +229,20 @@ func tail(b []byte) string {
 	}
 	return string(b)
 }
+
+// BitcoinVersion is the real Bitcoin Core build of ../shared/bitcoin.
+const BitcoinVersion = "v27.99-413844f1"
+
+// Bitcoin is the unpacked real Bitcoin Core build (bin/bitcoind,
+// bin/bitcoin-cli); a clone without ../shared skips.
+func Bitcoin(t testing.TB) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(shared(), "bitcoin")); err != nil {
+		t.Skipf("no real Bitcoin Core build: %s is absent (set LNPLAYLIVE_SHARED)", filepath.Join(shared(), "bitcoin"))
+	}
+	dir := filepath.Join(root(), ".data", "bitcoin-"+BitcoinVersion)
+	if _, err := os.Stat(filepath.Join(dir, "bin", "bitcoind")); err != nil {
+		t.Fatalf("the real Bitcoin Core build is not unpacked at %s: run `make deps`", dir)
+	}
+	return dir
+}
