@@ -54,7 +54,9 @@ wait_all() {
 		progress "$1" "$ready"
 	done
 }
-mine() { wbtc generatetoaddress "$1" "$(cat "$DIR/miner-address")" >/dev/null; }
+# mine <n>: n blocks, written to disk at once (gettxoutsetinfo flushes
+# bitcoind's chain state), so a power cut cannot take them back.
+mine() { wbtc generatetoaddress "$1" "$(cat "$DIR/miner-address")" >/dev/null && btc gettxoutsetinfo none >/dev/null; }
 id_of() { sed -n "$1p" "$DIR/node-ids"; }
 # planned <node>: how many channels the plan gives the node, either end.
 planned() { awk -v i="$1" '$1 == "channel" && ($2 == i || $3 == i) { n++ } END { print n + 0 }' "$PLAN"; }

@@ -95,8 +95,11 @@ func (r realChain) activeChannels(t *testing.T, orderID string, node int) int {
 // allActive waits until every node has every planned channel usable.
 func (r realChain) allActive(t *testing.T, orderID string, plan Plan, within time.Duration) {
 	t.Helper()
-	waitFor(t, within, "every planned channel active", func() bool {
-		for i := 1; i <= plan.Nodes; i++ {
+	lagging := 0
+	deadline := time.Now().Add(within)
+	for {
+		lagging = 0
+		for i := 1; i <= plan.Nodes && lagging == 0; i++ {
 			want := 0
 			for _, c := range plan.Channels {
 				if c.From == i || c.To == i {
@@ -104,11 +107,19 @@ func (r realChain) allActive(t *testing.T, orderID string, plan Plan, within tim
 				}
 			}
 			if r.activeChannels(t, orderID, i) < want {
-				return false
+				lagging = i
 			}
 		}
-		return true
-	})
+		if lagging == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	out, _ := r.cli(t, orderID, fmt.Sprintf("cln-%d", lagging), "lightning-cli", "--network=regtest", "listpeers")
+	t.Fatalf("node %d: not every planned channel active within %s\nlistpeers: %s\nlog: %s", lagging, within, tail(out), tail(r.e.Log(project(orderID), fmt.Sprintf("cln-%d", lagging))))
 }
 
 // payFarthest has the plan's proof pair make a new payment, retrying

@@ -51,14 +51,18 @@ var projectName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // bitcoind's RPC port is not published on the host.
 const rpcAuth = `"-rpcuser=lnplaylive", "-rpcpassword=lnplaylive"`
 
-// minerLoop mines a block every 5 seconds, for ever. A failure is logged
+// minerLoop mines a block every 5 seconds, for ever, and has bitcoind
+// write its chain state to disk after each (gettxoutsetinfo flushes it):
+// Bitcoin Core otherwise flushes about hourly, and a host that loses power
+// comes back with bitcoind at the last flush, far behind its nodes, which
+// then refuse to start ("bitcoind has gone backwards"). A failure is logged
 // (docker logs), once per distinct message, never swallowed; a wallet that
 // is not loaded (bitcoind restarted before -wallet could load it, or the
 // bootstrap has not made it yet) is loaded, so the miner recovers by
 // itself. `$$` is Compose's escape for a literal `$`.
 const minerLoop = `cli() { bitcoin-cli -regtest -rpcconnect=bitcoind -rpcuser=lnplaylive -rpcpassword=lnplaylive "$$@"; }; ` +
 	`last=; while true; do ` +
-	`if out=$$(cli -rpcwallet=lnplaylive -generate 1 2>&1); then last=; else ` +
+	`if out=$$(cli -rpcwallet=lnplaylive -generate 1 2>&1); then last=; cli gettxoutsetinfo none >/dev/null 2>&1; else ` +
 	`[ "$$out" = "$$last" ] || echo "miner: $$(date -u +%FT%TZ) $$out" >&2; last=$$out; ` +
 	`case "$$out" in *"not loaded"*|*"does not exist"*) cli -named loadwallet filename=lnplaylive load_on_startup=true >/dev/null 2>&1 || true ;; esac; ` +
 	`fi; sleep 5; done`
@@ -93,7 +97,7 @@ services:
     depends_on: [bitcoind]
     init: true
     entrypoint: ["lightningd"]
-    command: ["--network=regtest", "--bitcoin-rpcconnect=bitcoind", "--bitcoin-rpcuser=lnplaylive", "--bitcoin-rpcpassword=lnplaylive", "--alias={{$.Alias .}}", "--bind-addr=0.0.0.0:9735", "--bind-addr=ws:0.0.0.0:{{$.Port .}}", "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll={{$.PollSeconds}}", "--log-level=info"]
+    command: ["--network=regtest", "--bitcoin-rpcconnect=bitcoind", "--bitcoin-rpcuser=lnplaylive", "--bitcoin-rpcpassword=lnplaylive", "--alias={{$.Alias .}}", "--bind-addr=0.0.0.0:9735", "--announce-addr=dns:cln-{{.}}:9735", "--bind-addr=ws:0.0.0.0:{{$.Port .}}", "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll={{$.PollSeconds}}", "--log-level=info"]
     ports: ["{{$.Port .}}:{{$.Port .}}", "{{$.P2PPort .}}:9735"]
     volumes: ["cln-{{.}}:/root/.lightning"]
     restart: unless-stopped
