@@ -3,7 +3,8 @@ package playground
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"net"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/realcln"
 	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -205,114 +207,164 @@ func tail(s string) string {
 	return s
 }
 
-// bootstrapped is an 8-node mesh provisioned on the engine.
-func bootstrapped(t *testing.T, portBase, p2pBase int, id string) (realChain, Plan) {
-	t.Helper()
-	r := newRealChain(t, portBase, p2pBase)
+// Restarts as they happen to a provisioned playground, one after the
+// other on one 8-node mesh (a bootstrap each would cost a minute):
+//   - the miner's wallet unloaded: the miner logs it, once, and loads it;
+//   - bitcoind restarted, and crashed (an OOM kill under restart:
+//     unless-stopped): it loads the wallet again and the miner goes on.
+//     Before the fix, every -generate after it failed with "Requested
+//     wallet does not exist or is not loaded", into /dev/null;
+//   - the whole host rebooted by a power cut (every process killed, new
+//     container addresses): the nodes come back with their channels and
+//     funds, every planned channel is active again and the farthest pair
+//     pays within 60 s. Before the fixes, bitcoind came back at its last
+//     flush (block 0: the nodes refused to start), and peers stored by
+//     their old address never reconnected;
+//   - `down -v` takes well under Docker's 10 s grace period: every
+//     service stops on SIGTERM. Before the fix, the CLN entrypoint (bash as
+//     PID 1) and the miner's `sh -c` ignored SIGTERM and waited it out.
+func TestPlaygroundSurvivesRestartsOnTheRealChain(t *testing.T) {
+	const id = "faults1"
+	r := newRealChain(t, 6700, 24700)
 	if _, steps, err := r.bootstrapTopology(t, id, 8, order.TopologyMesh); err != nil {
 		t.Fatalf("%v\nsteps %v", err, steps)
 	}
 	plan, _ := PlanFor(order.TopologyMesh, 8)
-	return r, plan
-}
+	p := project(id)
+	blocksGoOn := func(t *testing.T, what string) {
+		t.Helper()
+		h := r.height(t, id)
+		waitFor(t, 20*time.Second, "the miner's blocks after "+what, func() bool { return r.height(t, id) >= h+2 })
+	}
 
-// A restarted bitcoind (an OOM kill under restart: unless-stopped, a
-// dockerd restart) loads the miner's wallet again, and the miner goes on
-// mining. Before the fix, every -generate after it failed with "Requested
-// wallet does not exist or is not loaded", into /dev/null.
-func TestMinerSurvivesBitcoindRestart(t *testing.T) {
-	r, plan := bootstrapped(t, 6700, 24700, "restart1")
-	p := project("restart1")
-	for _, how := range []string{"restart", "crash"} {
-		before := r.e.Inspect(t, p, "bitcoind")
-		if how == "restart" {
-			r.e.Docker(t, "compose", "-p", p, "restart", "bitcoind")
-		} else {
-			r.e.Docker(t, "__crash", p, "bitcoind")
+	t.Run("wallet unloaded", func(t *testing.T) {
+		if out, err := r.cli(t, id, "bitcoind", "bitcoin-cli", "-regtest", "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", "unloadwallet", "lnplaylive"); err != nil {
+			t.Fatalf("unloadwallet: %v %s", err, out)
 		}
-		waitFor(t, 30*time.Second, "bitcoind back", func() bool {
-			in := r.e.Inspect(t, p, "bitcoind")
-			return in.Running && in.Pid != before.Pid && r.height(t, "restart1") > 0
+		waitFor(t, 20*time.Second, "the miner logs the unloaded wallet", func() bool {
+			return strings.Contains(r.e.Log(p, "miner"), "not loaded")
 		})
-		h := r.height(t, "restart1")
-		waitFor(t, 20*time.Second, "the miner's next block after a bitcoind "+how, func() bool { return r.height(t, "restart1") >= h+2 })
-	}
-	r.allActive(t, "restart1", plan, 60*time.Second)
-	r.payFarthest(t, "restart1", plan, "after-bitcoind-restart", 60*time.Second)
-}
-
-// A miner whose wallet is not loaded says so in its log, once, and loads
-// it: the failure is never silent and never for good.
-func TestMinerLogsAndLoadsAnUnloadedWallet(t *testing.T) {
-	r, _ := bootstrapped(t, 6800, 24800, "unload1")
-	p := project("unload1")
-	if out, err := r.cli(t, "unload1", "bitcoind", "bitcoin-cli", "-regtest", "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", "unloadwallet", "lnplaylive"); err != nil {
-		t.Fatalf("unloadwallet: %v %s", err, out)
-	}
-	waitFor(t, 20*time.Second, "the miner logs the unloaded wallet", func() bool {
-		return strings.Contains(r.e.Log(p, "miner"), "not loaded")
-	})
-	h := r.height(t, "unload1")
-	waitFor(t, 20*time.Second, "blocks again", func() bool { return r.height(t, "unload1") >= h+2 })
-	if n := strings.Count(r.e.Log(p, "miner"), "not loaded"); n != 1 {
-		t.Errorf("the miner logged the same failure %d times", n)
-	}
-}
-
-// Every service stops on SIGTERM: an 8-node project's `down -v` takes
-// well under Docker's 10 s grace period. Before the fix, the CLN
-// entrypoint (bash as PID 1) and the miner's `sh -c` ignored SIGTERM and
-// each was killed after the grace.
-func TestDownStopsWithinTheGracePeriod(t *testing.T) {
-	r, _ := bootstrapped(t, 6900, 24900, "down1")
-	p := project("down1")
-	start := time.Now()
-	r.e.Docker(t, "compose", "-p", p, "down", "-v")
-	took := time.Since(start)
-	t.Logf("8-node down -v: %s", took.Round(10*time.Millisecond))
-	if took > 6*time.Second {
-		t.Fatalf("down -v took %s: some service waited out the 10 s grace", took)
-	}
-	for _, svc := range []string{"miner", "cln-1"} {
-		if strings.Contains(r.e.Log(p, svc), "SIGKILL") {
-			t.Errorf("%s was killed", svc)
+		blocksGoOn(t, "an unloaded wallet")
+		if n := strings.Count(r.e.Log(p, "miner"), "not loaded"); n != 1 {
+			t.Errorf("the miner logged the same failure %d times", n)
 		}
+	})
+
+	for _, how := range []string{"restart", "crash"} {
+		t.Run("bitcoind "+how, func(t *testing.T) {
+			before := r.e.Inspect(t, p, "bitcoind")
+			if how == "restart" {
+				r.e.Docker(t, "compose", "-p", p, "restart", "bitcoind")
+			} else {
+				r.e.Docker(t, "__crash", p, "bitcoind")
+			}
+			waitFor(t, 30*time.Second, "bitcoind back", func() bool {
+				in := r.e.Inspect(t, p, "bitcoind")
+				return in.Running && in.Pid != before.Pid && r.height(t, id) > 0
+			})
+			blocksGoOn(t, "a bitcoind "+how)
+			r.allActive(t, id, plan, 60*time.Second)
+		})
 	}
-	if vols, _ := filepath.Glob(filepath.Join(r.e.RemoteDir, "..", "engine", "volumes", p+"_*")); len(vols) != 0 {
-		t.Errorf("volumes left: %v", vols)
+
+	t.Run("host reboot", func(t *testing.T) {
+		before := r.e.Inspect(t, p, "cln-1")
+		var funds, again struct {
+			Outputs []any `json:"outputs"`
+		}
+		if err := r.lightning(t, id, 1, &funds, "listfunds"); err != nil {
+			t.Fatal(err)
+		}
+		r.e.Reboot(t, true)
+		if after := r.e.Inspect(t, p, "cln-1"); after.Address == before.Address {
+			t.Fatalf("the reboot kept cln-1's address %s: the test would prove nothing", after.Address)
+		}
+		start := time.Now()
+		r.allActive(t, id, plan, 60*time.Second)
+		r.payFarthest(t, id, plan, "after-reboot", 60*time.Second-time.Since(start))
+		t.Logf("channels active and the farthest pair paid %s after the reboot", time.Since(start).Round(100*time.Millisecond))
+		if err := r.lightning(t, id, 1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) {
+			t.Fatalf("node 1's funds after the reboot: %v, %d outputs, had %d", err, len(again.Outputs), len(funds.Outputs))
+		}
+		blocksGoOn(t, "a reboot")
+	})
+
+	t.Run("down within the grace period", func(t *testing.T) {
+		start := time.Now()
+		r.e.Docker(t, "compose", "-p", p, "down", "-v")
+		took := time.Since(start)
+		t.Logf("8-node down -v: %s", took.Round(10*time.Millisecond))
+		if took > 6*time.Second {
+			t.Fatalf("down -v took %s: some service waited out the 10 s grace", took)
+		}
+		if out := r.e.Docker(t, "compose", "ls", "--all", "--format", "json"); strings.Contains(out, p) {
+			t.Fatalf("the project is still listed: %s", out)
+		}
+	})
+}
+
+// btcFunction is the bootstrap's own btc(), cut from bootstrap.sh.
+func btcFunction(t *testing.T) string {
+	t.Helper()
+	s := string(bootstrapScript)
+	begin, end := strings.Index(s, "# BEGIN btc\n"), strings.Index(s, "# END btc\n")
+	if begin < 0 || end < begin {
+		t.Fatal("bootstrap.sh has no btc() between its markers")
 	}
-	if _, err := os.Stat(filepath.Join(r.e.RemoteDir, "down1")); err != nil {
-		t.Fatal(err)
+	return s[begin:end]
+}
+
+// A bitcoind whose work queue is full answers HTTP 503, which bitcoin-cli
+// does not retry; the bootstrap's btc() does, and fails at once on any
+// other error. Real Bitcoin Core, one RPC thread and a queue of one, held
+// busy by waitfornewblock calls.
+func TestBootstrapRetriesBitcoindsTransientRefusals(t *testing.T) {
+	bin := filepath.Join(realcln.Bitcoin(t), "bin")
+	dir := t.TempDir()
+	port := freePort(t)
+	start := exec.Command(filepath.Join(bin, "bitcoind"), "-regtest", "-datadir="+dir, "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive",
+		fmt.Sprintf("-rpcport=%d", port), fmt.Sprintf("-port=%d", freePort(t)), "-rpcthreads=1", "-rpcworkqueue=1", "-listen=0", "-daemonwait")
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("bitcoind: %v %s", err, out)
+	}
+	cli := []string{filepath.Join(bin, "bitcoin-cli"), "-regtest", "-datadir=" + dir, "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", fmt.Sprintf("-rpcport=%d", port)}
+	t.Cleanup(func() { _ = exec.Command(cli[0], append(cli[1:], "stop")...).Run() })
+	if out, err := exec.Command(cli[0], append(cli[1:], "-rpcwait", "getblockcount")...).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	// The bootstrap's dc() runs bitcoin-cli in the container; here it runs
+	// it directly, on this bitcoind.
+	sh := func(body string) (string, error) {
+		script := fmt.Sprintf("DIR=%s\ndc() { shift 4; %s \"$@\"; }\n%s\n%s", dir, strings.Join(cli[:1], " ")+" -datadir="+dir+fmt.Sprintf(" -rpcport=%d", port), btcFunction(t), body)
+		out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+		return string(out), err
+	}
+	busy := func() {
+		for range 3 {
+			go func() { _ = exec.Command(cli[0], append(cli[1:], "waitfornewblock", "3000")...).Run() }()
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	busy()
+	if out, err := exec.Command(cli[0], append(cli[1:], "getblockcount")...).CombinedOutput(); err == nil || !strings.Contains(string(out), "Work queue depth exceeded") {
+		t.Fatalf("a busy bitcoind answered a plain call: %v %s (the test proves nothing)", err, out)
+	}
+	busy()
+	if out, err := sh(`btc getblockcount`); err != nil || strings.TrimSpace(out) != "0" {
+		t.Fatalf("btc() on a busy bitcoind: %v %q", err, out)
+	}
+	start2 := time.Now()
+	if out, err := sh(`btc nosuchmethod`); err == nil || !strings.Contains(out, "Method not found") || time.Since(start2) > 5*time.Second {
+		t.Fatalf("btc() on a real error: %v %q after %s", err, out, time.Since(start2))
 	}
 }
 
-// After a whole-host reboot (a power cut: every process killed, new
-// container addresses), the nodes come back with their channels and
-// funds, every planned channel is active again and the farthest pair can
-// pay within 60 s.
-func TestRebootBringsChannelsBack(t *testing.T) {
-	r, plan := bootstrapped(t, 7000, 25000, "reboot1")
-	p := project("reboot1")
-	before := r.e.Inspect(t, p, "cln-1")
-	var funds struct {
-		Outputs []any `json:"outputs"`
-	}
-	if err := r.lightning(t, "reboot1", 1, &funds, "listfunds"); err != nil {
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
 		t.Fatal(err)
 	}
-	r.e.Reboot(t, true)
-	after := r.e.Inspect(t, p, "cln-1")
-	if after.Address == before.Address {
-		t.Fatalf("the reboot kept cln-1's address %s: the test would prove nothing", after.Address)
-	}
-	start := time.Now()
-	r.allActive(t, "reboot1", plan, 60*time.Second)
-	r.payFarthest(t, "reboot1", plan, "after-reboot", 60*time.Second-time.Since(start))
-	t.Logf("channels active and the farthest pair paid %s after the reboot", time.Since(start).Round(100*time.Millisecond))
-	var again struct {
-		Outputs []any `json:"outputs"`
-	}
-	if err := r.lightning(t, "reboot1", 1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) {
-		t.Fatalf("node 1's funds after the reboot: %v, %d outputs, had %d", err, len(again.Outputs), len(funds.Outputs))
-	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -263,11 +263,37 @@ func (b *Bootstrapper) remoteDir(host infra.Host) string {
 	return b.cfg.RemoteDir
 }
 
-// waitReady polls for cloud-init's marker: the container runtime is there.
+// RuntimeError is a host whose first boot failed to install the container
+// runtime: every bootstrap on it would fail. The activity retries it (a
+// marker can be stale), then the order fails with its cause.
+type RuntimeError struct{ Cause string }
+
+func (e *RuntimeError) Error() string {
+	return "the host's container runtime is not installed: " + e.Cause + " (replace the host; its first boot failed)"
+}
+
+// waitReady polls for cloud-init's ready marker, and checks that the
+// runtime answers; a failed marker ends the wait with its cause.
 func (b *Bootstrapper) waitReady(ctx context.Context, c shell.Session) error {
+	failed := infra.FailedMarker(b.cfg.ReadyMarker)
+	check := fmt.Sprintf(`if [ -f %[1]s ]; then echo "CAUSE $(head -c 300 %[1]s)"; exit 0; fi
+test -f %[2]s || exit 1
+docker compose version >/dev/null 2>&1 || { echo "CAUSE the ready marker is there, but docker compose does not answer"; exit 0; }
+echo READY`, failed, b.cfg.ReadyMarker)
 	backoff := time.Second
 	for {
-		if _, err := c.Run(ctx, "test -f "+b.cfg.ReadyMarker, nil); err == nil {
+		var cause string
+		ready := false
+		_, err := c.Run(ctx, check, func(line string) {
+			if rest, ok := strings.CutPrefix(line, "CAUSE "); ok {
+				cause = rest
+			}
+			ready = ready || line == "READY"
+		})
+		switch {
+		case err == nil && cause != "":
+			return &RuntimeError{Cause: cause}
+		case err == nil && ready:
 			return nil
 		}
 		select {

@@ -366,3 +366,29 @@ func TestConnectionDroppedMidUploadIsRetriedToTheSameResult(t *testing.T) {
 		}
 	}
 }
+
+// A host whose first boot failed to install Docker is named at once, with
+// the cause its first boot wrote, instead of being waited on until the
+// activity times out.
+func TestBootstrapNamesAHostWhoseRuntimeFailedToInstall(t *testing.T) {
+	f := newFixture(t)
+	if err := os.Remove(f.m.ReadyMarker); err != nil {
+		t.Fatal(err)
+	}
+	cause := "installing Docker 28.2.2 failed: see /var/log/lnplaylive-docker-install.log"
+	if err := os.WriteFile(infra.FailedMarker(f.m.ReadyMarker), []byte(cause+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, steps, err := f.bootstrap(t, "broken", 8)
+	var re *RuntimeError
+	if !errors.As(err, &re) || re.Cause != cause || !strings.Contains(err.Error(), "replace the host") {
+		t.Fatalf("got %v (steps %v)", err, steps)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Fatalf("named after %s", took)
+	}
+	if n := callsOf(t, f.m, "up"); n != 0 {
+		t.Fatalf("compose up ran %d times on a host without a runtime", n)
+	}
+}
