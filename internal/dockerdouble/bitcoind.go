@@ -36,9 +36,6 @@ type net struct {
 	MinedAt  map[int]int64    `json:"mined_at"`
 	Nodes    map[string]*node `json:"nodes"`
 	Channels []*channel       `json:"channels"`
-	// real: the nodes are real lightningd processes (real.go); blocks and
-	// the wallet's payments then also land on their chain.
-	real *realCLN
 }
 
 // walletSend is one output of a wallet transaction, as listtransactions
@@ -57,7 +54,6 @@ func (st *state) net(project string) *net {
 		n = &net{Owned: map[string]bool{}, Mined: map[string][2]int{}, MinedAt: map[int]int64{}, Nodes: map[string]*node{}}
 		st.Nets[project] = n
 	}
-	n.real = realMode(st.dir, project)
 	return n
 }
 
@@ -236,16 +232,6 @@ func (n *net) bitcoinCLI(st *state, argv []string) (string, string, int) {
 			return rpcError(m, -5, "Error: Invalid address")
 		}
 		hashes := n.mine(st, blocks, args[2])
-		if n.real != nil {
-			// The real chain gets at most 10 of them: the empty blocks that
-			// mature the wallet's coinbase matter only to this model, and
-			// the chain stand-in serves a node about one block a second
-			// (bitcoind: thousands), so 100 of them would only slow the
-			// nodes' catching up. Confirmations (6) pass through whole.
-			if _, err := n.real.chain("generatetoaddress", strconv.Itoa(min(blocks, 10))); err != nil {
-				return rpcError(m, -1, err.Error())
-			}
-		}
 		b, _ := json.Marshal(hashes)
 		return string(b) + "\n", m, 0
 	case "getreceivedbyaddress":
@@ -296,13 +282,6 @@ func (n *net) sendmany(st *state, args []string) (string, string, int) {
 		sat := int64(btc*1e8 + 0.5)
 		n.Sends = append(n.Sends, walletSend{Txid: txid, Vout: k, Address: a, Sat: sat, Time: time.Now().Unix()})
 		st.Funded[a]++
-		if n.real != nil {
-			// The chain stand-in pays each output from a made-up input: the
-			// node sees its funds once the next block is mined.
-			if _, err := n.real.chain("faucet", a, strconv.FormatFloat(float64(sat)/1e8, 'f', 8, 64)); err != nil {
-				return rpcError(m, -1, err.Error())
-			}
-		}
 		// A node's wallet learns of the output only from a block.
 		for _, nd := range n.Nodes {
 			if nd.Addrs[a] != "" {

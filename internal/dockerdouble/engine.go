@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/lnplaylive/lnplaylive/internal/dockerengine"
 )
@@ -38,7 +39,7 @@ func engineMain(args []string) bool {
 	if dir := os.Getenv("DOCKER_DOUBLE_STATE"); dir != "" {
 		record(dir, args)
 		if d := consumeSleep(dir, args); d > 0 {
-			sleep(d)
+			time.Sleep(d)
 		}
 	}
 	r, err := dockerengine.Call(socket, args)

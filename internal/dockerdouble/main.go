@@ -1,5 +1,12 @@
 // Command dockerdouble stands in for `docker` on the test sshd's PATH: no
-// container engine runs where the tests run. It records every invocation
+// container engine runs where the tests run. It has two modes.
+//
+// Engine mode (DOCKER_DOUBLE_ENGINE set, engine.go): the container engine
+// double (internal/dockerengine) runs the compose file as Docker and the
+// images would, on real Bitcoin Core and real lightningd: what the tests
+// that claim "works on the real chain" use.
+//
+// Model mode, for speed and fault injection: it records every invocation
 // and keeps a model of each Compose project in $DOCKER_DOUBLE_STATE:
 //   - bitcoind (bitcoind.go): a regtest chain and a wallet with Bitcoin
 //     Core's semantics and errors: coinbase maturity, insufficient funds,
@@ -66,26 +73,14 @@ func main() {
 	record(dir, os.Args[1:])
 	if d := consumeSleep(dir, os.Args[1:]); d > 0 {
 		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-		sleep(d)
+		time.Sleep(d)
 		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 			fail(err.Error())
 		}
 	}
-	var out, method string
-	var code int
-	if r, compose, svc, cli, ok := realLightningCall(dir, os.Args[1:]); ok {
-		// A real node answers; it needs no model, and the lock is not held
-		// while it works (nodes open channels in parallel).
-		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-		out, method, code = r.lightningCLI(compose, svc, cli)
-		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-			fail(err.Error())
-		}
-	} else {
-		st := load(dir)
-		out, method, code = run(st, os.Args[1:])
-		save(dir, st)
-	}
+	st := load(dir)
+	out, method, code := run(st, os.Args[1:])
+	save(dir, st)
 	kill := consumeFault(dir, method)
 	_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	fmt.Print(out)
@@ -93,29 +88,6 @@ func main() {
 		killSession()
 	}
 	os.Exit(code)
-}
-
-// realLightningCall recognises `compose -p P -f F exec -T cln-<i>
-// lightning-cli …` in real mode.
-func realLightningCall(dir string, args []string) (r *realCLN, compose, svc string, cli []string, ok bool) {
-	if len(args) < 8 || args[0] != "compose" || args[1] != "-p" || args[3] != "-f" || args[5] != "exec" {
-		return nil, "", "", nil, false
-	}
-	rest := args[6:]
-	if rest[0] == "-T" {
-		rest = rest[1:]
-	}
-	if len(rest) < 2 || !strings.HasPrefix(rest[0], "cln-") || rest[1] != "lightning-cli" {
-		return nil, "", "", nil, false
-	}
-	if r = realMode(dir, args[2]); r == nil {
-		return nil, "", "", nil, false
-	}
-	b, err := os.ReadFile(args[4])
-	if err != nil {
-		return nil, "", "", nil, false
-	}
-	return r, string(b), rest[0], rest[2:], true
 }
 
 func fail(msg string) {
@@ -200,12 +172,6 @@ func run(st *state, args []string) (string, string, int) {
 		st.Projects[project] = true
 		compose, _ := os.ReadFile(file)
 		st.net(project).up(string(compose))
-		if r := realMode(st.dir, project); r != nil {
-			if err := r.up(string(compose)); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				return "", "up", 1
-			}
-		}
 		return "", "up", 0
 	case "exec":
 		if !st.Projects[project] {
@@ -277,9 +243,6 @@ func composeDown(st *state, project string, args []string) (string, string, int)
 	delete(st.Projects, project)
 	if volumes {
 		delete(st.Nets, project)
-		if r := realMode(st.dir, project); r != nil {
-			r.down()
-		}
 	}
 	return "", "down", 0
 }
@@ -365,5 +328,3 @@ func killSession() {
 		pid, _ = strconv.Atoi(fields[1])
 	}
 }
-
-func sleep(d time.Duration) { time.Sleep(d) }
