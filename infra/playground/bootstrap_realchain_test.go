@@ -1,12 +1,10 @@
 package playground
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,105 +38,22 @@ func newRealChain(t *testing.T, portBase, p2pBase int) realChain {
 	return realChain{f, e}
 }
 
-// project is the compose project of an order.
-func project(orderID string) string { return Spec{OrderID: orderID}.Project() }
-
-// cli runs a command in a service's container, as the bootstrap does.
-func (r realChain) cli(t *testing.T, orderID, service string, argv ...string) (string, error) {
-	t.Helper()
-	dir := filepath.Join(r.e.RemoteDir, orderID)
-	return r.e.TryDocker(append([]string{"compose", "-p", project(orderID), "-f", filepath.Join(dir, "compose.yml"), "exec", "-T", service}, argv...)...)
+// project is an order's compose project on the engine.
+func (r realChain) project(orderID string) playgroundtest.Project {
+	return r.e.Project(Spec{OrderID: orderID}.Project(), filepath.Join(r.e.RemoteDir, orderID, "compose.yml"))
 }
 
-func (r realChain) lightning(t *testing.T, orderID string, node int, v any, argv ...string) error {
-	t.Helper()
-	out, err := r.cli(t, orderID, fmt.Sprintf("cln-%d", node), append([]string{"lightning-cli", "--network=regtest"}, argv...)...)
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
+// planned is how many channels the plan gives each node, either end.
+func planned(plan Plan) map[int]int {
+	want := map[int]int{}
+	for i := 1; i <= plan.Nodes; i++ {
+		want[i] = 0
 	}
-	if v == nil {
-		return nil
+	for _, c := range plan.Channels {
+		want[c.From]++
+		want[c.To]++
 	}
-	return json.Unmarshal([]byte(out), v)
-}
-
-func (r realChain) height(t *testing.T, orderID string) int {
-	t.Helper()
-	out, err := r.cli(t, orderID, "bitcoind", "bitcoin-cli", "-regtest", "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", "getblockcount")
-	if err != nil {
-		return -1
-	}
-	h, _ := strconv.Atoi(strings.TrimSpace(out))
-	return h
-}
-
-// activeChannels counts a node's channels that are CHANNELD_NORMAL with
-// the peer connected: usable now.
-func (r realChain) activeChannels(t *testing.T, orderID string, node int) int {
-	t.Helper()
-	var pc struct {
-		Channels []struct {
-			State         string `json:"state"`
-			PeerConnected bool   `json:"peer_connected"`
-		} `json:"channels"`
-	}
-	if err := r.lightning(t, orderID, node, &pc, "listpeerchannels"); err != nil {
-		return -1
-	}
-	n := 0
-	for _, c := range pc.Channels {
-		if c.State == "CHANNELD_NORMAL" && c.PeerConnected {
-			n++
-		}
-	}
-	return n
-}
-
-// allActive waits until every node has every planned channel usable.
-func (r realChain) allActive(t *testing.T, orderID string, plan Plan, within time.Duration) {
-	t.Helper()
-	lagging := 0
-	deadline := time.Now().Add(within)
-	for {
-		lagging = 0
-		for i := 1; i <= plan.Nodes && lagging == 0; i++ {
-			want := 0
-			for _, c := range plan.Channels {
-				if c.From == i || c.To == i {
-					want++
-				}
-			}
-			if r.activeChannels(t, orderID, i) < want {
-				lagging = i
-			}
-		}
-		if lagging == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	out, _ := r.cli(t, orderID, fmt.Sprintf("cln-%d", lagging), "lightning-cli", "--network=regtest", "listpeers")
-	t.Fatalf("node %d: not every planned channel active within %s\nlistpeers: %s\nlog: %s", lagging, within, tail(out), tail(r.e.Log(project(orderID), fmt.Sprintf("cln-%d", lagging))))
-}
-
-// payFarthest has the plan's proof pair make a new payment, retrying
-// while routes come back, and fails the test after within.
-func (r realChain) payFarthest(t *testing.T, orderID string, plan Plan, label string, within time.Duration) {
-	t.Helper()
-	var inv struct {
-		Bolt11 string `json:"bolt11"`
-	}
-	if err := r.lightning(t, orderID, plan.ProofTo, &inv, "invoice", "10000", label, "after a restart"); err != nil {
-		t.Fatal(err)
-	}
-	var last error
-	waitFor(t, within, fmt.Sprintf("node %d pays node %d", plan.ProofFrom, plan.ProofTo), func() bool {
-		last = r.lightning(t, orderID, plan.ProofFrom, nil, "pay", inv.Bolt11)
-		return last == nil
-	})
+	return want
 }
 
 // The whole bootstrap over sshd, on real bitcoind and real lightningd run
@@ -161,24 +76,25 @@ func TestBootstrapOnRealChain(t *testing.T) {
 			start := time.Now()
 			pg, steps, err := r.bootstrapTopology(t, id, c.n, c.topo)
 			if err != nil {
-				t.Fatalf("%v\nsteps %v\nbitcoind: %s\nminer: %s", err, steps, tail(r.e.Log(project(id), "bitcoind")), tail(r.e.Log(project(id), "miner")))
+				t.Fatalf("%v\nsteps %v\nbitcoind: %s\nminer: %s", err, steps, r.e.Log(r.project(id).Name, "bitcoind"), r.e.Log(r.project(id).Name, "miner"))
 			}
 			t.Logf("%d nodes, %s: provisioned in %s", c.n, c.topo, time.Since(start).Round(time.Second))
 			ids := checkNodesAt(t, pg, c.n, 6200+100*i, 24200+100*i)
 			plan, _ := PlanFor(c.topo, c.n)
+			p := r.project(id)
 			for node := 1; node <= c.n; node++ {
 				var info struct {
 					ID    string `json:"id"`
 					Alias string `json:"alias"`
 				}
-				if err := r.lightning(t, id, node, &info, "getinfo"); err != nil || info.ID != ids[node-1] || info.Alias != Alias(node) {
+				if err := p.Lightning(node, &info, "getinfo"); err != nil || info.ID != ids[node-1] || info.Alias != Alias(node) {
 					t.Fatalf("node %d: %v %+v", node, err, info)
 				}
 			}
-			r.allActive(t, id, plan, 10*time.Second)
+			p.WaitActive(t, planned(plan), 10*time.Second)
 			// The miner service mines by itself: blocks keep coming.
-			h := r.height(t, id)
-			waitFor(t, 15*time.Second, "the miner's next block", func() bool { return r.height(t, id) > h })
+			h := p.Height()
+			waitFor(t, 15*time.Second, "the miner's next block", func() bool { return p.Height() > h })
 
 			again, _, err := r.bootstrapTopology(t, id, c.n, c.topo)
 			if err != nil {
@@ -191,20 +107,13 @@ func TestBootstrapOnRealChain(t *testing.T) {
 			}
 			total := 0
 			for node := 1; node <= c.n; node++ {
-				total += r.activeChannels(t, id, node)
+				total += p.ActiveChannels(node)
 			}
 			if total != 2*len(plan.Channels) {
 				t.Fatalf("a rerun left %d channel ends, want %d", total, 2*len(plan.Channels))
 			}
 		})
 	}
-}
-
-func tail(s string) string {
-	if len(s) > 2000 {
-		return s[len(s)-2000:]
-	}
-	return s
 }
 
 // Restarts as they happen to a provisioned playground, one after the
@@ -230,60 +139,60 @@ func TestPlaygroundSurvivesRestartsOnTheRealChain(t *testing.T) {
 		t.Fatalf("%v\nsteps %v", err, steps)
 	}
 	plan, _ := PlanFor(order.TopologyMesh, 8)
-	p := project(id)
+	p := r.project(id)
 	blocksGoOn := func(t *testing.T, what string) {
 		t.Helper()
-		h := r.height(t, id)
-		waitFor(t, 20*time.Second, "the miner's blocks after "+what, func() bool { return r.height(t, id) >= h+2 })
+		h := p.Height()
+		waitFor(t, 20*time.Second, "the miner's blocks after "+what, func() bool { return p.Height() >= h+2 })
 	}
 
 	t.Run("wallet unloaded", func(t *testing.T) {
-		if out, err := r.cli(t, id, "bitcoind", "bitcoin-cli", "-regtest", "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", "unloadwallet", "lnplaylive"); err != nil {
+		if out, err := p.Exec("bitcoind", "bitcoin-cli", "-regtest", "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", "unloadwallet", "lnplaylive"); err != nil {
 			t.Fatalf("unloadwallet: %v %s", err, out)
 		}
 		waitFor(t, 20*time.Second, "the miner logs the unloaded wallet", func() bool {
-			return strings.Contains(r.e.Log(p, "miner"), "not loaded")
+			return strings.Contains(r.e.Log(p.Name, "miner"), "not loaded")
 		})
 		blocksGoOn(t, "an unloaded wallet")
-		if n := strings.Count(r.e.Log(p, "miner"), "not loaded"); n != 1 {
+		if n := strings.Count(r.e.Log(p.Name, "miner"), "not loaded"); n != 1 {
 			t.Errorf("the miner logged the same failure %d times", n)
 		}
 	})
 
 	for _, how := range []string{"restart", "crash"} {
 		t.Run("bitcoind "+how, func(t *testing.T) {
-			before := r.e.Inspect(t, p, "bitcoind")
+			before := r.e.Inspect(t, p.Name, "bitcoind")
 			if how == "restart" {
-				r.e.Docker(t, "compose", "-p", p, "restart", "bitcoind")
+				r.e.Docker(t, "compose", "-p", p.Name, "restart", "bitcoind")
 			} else {
-				r.e.Docker(t, "__crash", p, "bitcoind")
+				r.e.Docker(t, "__crash", p.Name, "bitcoind")
 			}
 			waitFor(t, 30*time.Second, "bitcoind back", func() bool {
-				in := r.e.Inspect(t, p, "bitcoind")
-				return in.Running && in.Pid != before.Pid && r.height(t, id) > 0
+				in := r.e.Inspect(t, p.Name, "bitcoind")
+				return in.Running && in.Pid != before.Pid && p.Height() > 0
 			})
 			blocksGoOn(t, "a bitcoind "+how)
-			r.allActive(t, id, plan, 60*time.Second)
+			p.WaitActive(t, planned(plan), 60*time.Second)
 		})
 	}
 
 	t.Run("host reboot", func(t *testing.T) {
-		before := r.e.Inspect(t, p, "cln-1")
+		before := r.e.Inspect(t, p.Name, "cln-1")
 		var funds, again struct {
 			Outputs []any `json:"outputs"`
 		}
-		if err := r.lightning(t, id, 1, &funds, "listfunds"); err != nil {
+		if err := p.Lightning(1, &funds, "listfunds"); err != nil {
 			t.Fatal(err)
 		}
 		r.e.Reboot(t, true)
-		if after := r.e.Inspect(t, p, "cln-1"); after.Address == before.Address {
+		if after := r.e.Inspect(t, p.Name, "cln-1"); after.Address == before.Address {
 			t.Fatalf("the reboot kept cln-1's address %s: the test would prove nothing", after.Address)
 		}
 		start := time.Now()
-		r.allActive(t, id, plan, 60*time.Second)
-		r.payFarthest(t, id, plan, "after-reboot", 60*time.Second-time.Since(start))
+		p.WaitActive(t, planned(plan), 60*time.Second)
+		p.Pay(t, plan.ProofFrom, plan.ProofTo, "after-reboot", 60*time.Second-time.Since(start))
 		t.Logf("channels active and the farthest pair paid %s after the reboot", time.Since(start).Round(100*time.Millisecond))
-		if err := r.lightning(t, id, 1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) {
+		if err := p.Lightning(1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) {
 			t.Fatalf("node 1's funds after the reboot: %v, %d outputs, had %d", err, len(again.Outputs), len(funds.Outputs))
 		}
 		blocksGoOn(t, "a reboot")
@@ -291,13 +200,13 @@ func TestPlaygroundSurvivesRestartsOnTheRealChain(t *testing.T) {
 
 	t.Run("down within the grace period", func(t *testing.T) {
 		start := time.Now()
-		r.e.Docker(t, "compose", "-p", p, "down", "-v")
+		r.e.Docker(t, "compose", "-p", p.Name, "down", "-v")
 		took := time.Since(start)
 		t.Logf("8-node down -v: %s", took.Round(10*time.Millisecond))
 		if took > 6*time.Second {
 			t.Fatalf("down -v took %s: some service waited out the 10 s grace", took)
 		}
-		if out := r.e.Docker(t, "compose", "ls", "--all", "--format", "json"); strings.Contains(out, p) {
+		if out := r.e.Docker(t, "compose", "ls", "--all", "--format", "json"); strings.Contains(out, p.Name) {
 			t.Fatalf("the project is still listed: %s", out)
 		}
 	})

@@ -85,7 +85,10 @@ func (n *network) nsName(seq int) string { return fmt.Sprintf("dd%d-%d", n.Slot,
 // attach makes the container's namespace with its address and loopback.
 func (n *network) attach(seq int, addr string) error {
 	ns, host, peer := n.nsName(seq), fmt.Sprintf("ddv%d_%d", n.Slot, seq), fmt.Sprintf("ddp%d_%d", n.Slot, seq)
+	// Leftovers of a dead daemon that had this slot: its namespace, and a
+	// veth whose namespace is still held by a process on its way out.
 	_ = ipBatch(fmt.Sprintf("netns del %s\n", ns))
+	_ = ipBatch(fmt.Sprintf("link del %s\n", host))
 	if err := ipBatch(fmt.Sprintf(`netns add %[1]s
 link add %[2]s type veth peer name %[3]s
 link set %[3]s netns %[1]s
@@ -111,6 +114,19 @@ func (n *network) cleanup() {
 		for _, line := range strings.Split(string(out), "\n") {
 			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
 				fmt.Fprintf(&b, "netns del %s\n", f[0])
+			}
+		}
+		if b.Len() > 0 {
+			_ = ipBatch(b.String())
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+		var b strings.Builder
+		prefix := fmt.Sprintf("ddv%d_", n.Slot)
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], prefix) {
+				name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+				fmt.Fprintf(&b, "link del %s\n", name)
 			}
 		}
 		if b.Len() > 0 {

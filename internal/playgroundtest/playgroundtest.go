@@ -5,9 +5,11 @@ package playgroundtest
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -281,4 +283,119 @@ func (e *Engine) Inspect(t testing.TB, project, service string) Inspect {
 func (e *Engine) Log(project, service string) string {
 	b, _ := os.ReadFile(filepath.Join(e.engineDir, "logs", project, service+".log"))
 	return string(b)
+}
+
+// Project is one compose project running on an engine, reached as the
+// bootstrap reaches it: `docker compose exec` into its containers.
+type Project struct {
+	e          *Engine
+	Name, File string
+}
+
+// Project names a project on this engine and its compose file.
+func (e *Engine) Project(name, file string) Project { return Project{e: e, Name: name, File: file} }
+
+// Exec runs argv in a service's container.
+func (p Project) Exec(service string, argv ...string) (string, error) {
+	return p.e.TryDocker(append([]string{"compose", "-p", p.Name, "-f", p.File, "exec", "-T", service}, argv...)...)
+}
+
+// Lightning runs lightning-cli on node i and decodes its answer into v
+// (nil: ignored).
+func (p Project) Lightning(i int, v any, argv ...string) error {
+	out, err := p.Exec(fmt.Sprintf("cln-%d", i), append([]string{"lightning-cli", "--network=regtest"}, argv...)...)
+	if err != nil {
+		return fmt.Errorf("cln-%d %v: %v: %s", i, argv, err, out)
+	}
+	if v == nil {
+		return nil
+	}
+	return json.Unmarshal([]byte(out), v)
+}
+
+// Height is bitcoind's block count, or -1 when it does not answer.
+func (p Project) Height() int {
+	out, err := p.Exec("bitcoind", "bitcoin-cli", "-regtest", "-rpcuser=lnplaylive", "-rpcpassword=lnplaylive", "getblockcount")
+	if err != nil {
+		return -1
+	}
+	h, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		return -1
+	}
+	return h
+}
+
+// ActiveChannels counts node i's channels that are CHANNELD_NORMAL with
+// the peer connected: usable now (-1: the node does not answer).
+func (p Project) ActiveChannels(i int) int {
+	var pc struct {
+		Channels []struct {
+			State         string `json:"state"`
+			PeerConnected bool   `json:"peer_connected"`
+		} `json:"channels"`
+	}
+	if err := p.Lightning(i, &pc, "listpeerchannels"); err != nil {
+		return -1
+	}
+	n := 0
+	for _, c := range pc.Channels {
+		if c.State == "CHANNELD_NORMAL" && c.PeerConnected {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitActive waits until every node i has want[i] channels usable, and
+// fails the test with the lagging node's peers and log after within.
+func (p Project) WaitActive(t testing.TB, want map[int]int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		lagging := 0
+		for i := 1; i <= len(want) && lagging == 0; i++ {
+			if p.ActiveChannels(i) < want[i] {
+				lagging = i
+			}
+		}
+		if lagging == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			out, _ := p.Exec(fmt.Sprintf("cln-%d", lagging), "lightning-cli", "--network=regtest", "listpeers")
+			t.Fatalf("node %d: not every planned channel active within %s\nlistpeers: %s\nlog: %s", lagging, within, tail(out), tail(p.e.Log(p.Name, fmt.Sprintf("cln-%d", lagging))))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// Pay has node from pay a new 10-sat invoice of node to, retrying while
+// routes come back, and fails the test after within.
+func (p Project) Pay(t testing.TB, from, to int, label string, within time.Duration) {
+	t.Helper()
+	var inv struct {
+		Bolt11 string `json:"bolt11"`
+	}
+	if err := p.Lightning(to, &inv, "invoice", "10000", label, "paid by a test"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		err := p.Lightning(from, nil, "pay", inv.Bolt11)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d could not pay node %d within %s: %v", from, to, within, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
 }
