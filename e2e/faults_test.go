@@ -53,6 +53,11 @@ type faultEnv struct {
 	// tornDown are orders an operator ended early: deleted before their
 	// paid end by design, so no teardown lateness is judged for them.
 	tornDown map[string]bool
+	// engines are the machines that run the container engine double
+	// (real bitcoind and lightningd), by order; onEngine makes the next
+	// order's machine one.
+	engines  map[string]*playgroundtest.Engine
+	onEngine bool
 }
 
 func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
@@ -63,7 +68,7 @@ func newFaultEnv(t *testing.T, configure func(api *hetznertest.API)) *faultEnv {
 func newFaultEnvWith(t *testing.T, configure func(api *hetznertest.API), o options) *faultEnv {
 	d := newDeployment(t)
 	f := &faultEnv{d: d, t: t, ips: map[string]string{}, machines: map[string]*playgroundtest.Machine{}, hours: map[string]int{},
-		paidElsewhere: map[string]bool{}, machineOf: map[string]string{}, tornDown: map[string]bool{}}
+		paidElsewhere: map[string]bool{}, machineOf: map[string]string{}, tornDown: map[string]bool{}, engines: map[string]*playgroundtest.Engine{}}
 	d.api.AddressFor = func(name string) string {
 		id := strings.TrimPrefix(name, "lnplaylive-")
 		if strings.HasPrefix(id, order.WarmPrefix) {
@@ -128,7 +133,39 @@ func (f *faultEnv) adopt(id string, hours int) {
 	f.orders = append(f.orders, id)
 	f.hours[id] = hours
 	f.mu.Unlock()
+	if f.onEngine {
+		e := playgroundtest.StartEngine(f.t, f.d.keys.For(id).Private, f.d.operator.PublicKey(), ip, f.d.sshPort)
+		f.engines[id], f.machines[id] = e, e.Machine
+		return
+	}
 	f.machines[id] = playgroundtest.StartAt(f.t, f.d.keys.For(id).Private, f.d.operator.PublicKey(), ip, f.d.sshPort)
+}
+
+// engineOrder is orderFor on a machine that runs the playground on real
+// bitcoind and lightningd (the container engine double).
+func (f *faultEnv) engineOrder(hours int) (string, playgroundtest.Project) {
+	f.onEngine = true
+	defer func() { f.onEngine = false }()
+	id := f.orderFor(f.plugin, hours)
+	e := f.engines[id]
+	return id, e.Project(playground.Spec{OrderID: id}.Project(), filepath.Join(e.RemoteDir, id, "compose.yml"))
+}
+
+// planned is how many channels the default plan of n nodes gives each.
+func planned(t *testing.T, n int) (playground.Plan, map[int]int) {
+	plan, err := playground.PlanFor("", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]int{}
+	for i := 1; i <= n; i++ {
+		want[i] = 0
+	}
+	for _, c := range plan.Channels {
+		want[c.From]++
+		want[c.To]++
+	}
+	return plan, want
 }
 
 // warmMachine gives a warm playground its machine when the pool has the
@@ -520,6 +557,52 @@ func TestFaults(t *testing.T) {
 		}
 		f.drainWarm(2 * time.Minute)
 		f.converge("warm pool: orphaned playground swept, refill claimed", 2*time.Minute)
+	})
+
+	// Restarts on the real chain (issue 21): the playground runs on real
+	// bitcoind and lightningd, as the compose file and the images say.
+	t.Run("bitcoind restarted while channels open", func(t *testing.T) {
+		fullFaults(t)
+		f := newFaultEnv(t, nil)
+		a, p := f.engineOrder(24)
+		f.pay(a)
+		f.waitStatus(a, 3*time.Minute, func(st status) bool {
+			return strings.Contains(string(st.DeploymentDetails), "opening_channels")
+		})
+		f.engines[a].Docker(t, "compose", "-p", p.Name, "restart", "bitcoind")
+		f.waitAnyStatus(a, "provisioned", 3*time.Minute)
+		plan, want := planned(t, 8)
+		p.WaitActive(t, want, time.Minute)
+		p.Pay(t, plan.ProofFrom, plan.ProofTo, "after-bitcoind-restart", time.Minute)
+		if in := f.engines[a].Inspect(t, p.Name, "miner"); !in.Running {
+			t.Error("the miner is not running")
+		}
+		f.converge("bitcoind restarted while channels open", 4*time.Minute)
+	})
+
+	t.Run("host rebooted while provisioned", func(t *testing.T) {
+		fullFaults(t)
+		f := newFaultEnv(t, nil)
+		a, p := f.engineOrder(36)
+		f.pay(a)
+		f.waitAnyStatus(a, "provisioned", 3*time.Minute)
+		var funds, again struct {
+			Outputs  []any `json:"outputs"`
+			Channels []any `json:"channels"`
+		}
+		if err := p.Lightning(1, &funds, "listfunds"); err != nil {
+			t.Fatal(err)
+		}
+		f.engines[a].Reboot(t, true)
+		start := time.Now()
+		plan, want := planned(t, 8)
+		p.WaitActive(t, want, time.Minute)
+		p.Pay(t, plan.ProofFrom, plan.ProofTo, "after-reboot", time.Minute-time.Since(start))
+		if err := p.Lightning(1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) || len(again.Channels) != len(funds.Channels) {
+			t.Errorf("node 1's funds after the reboot: %v, %d outputs and %d channels, had %d and %d", err, len(again.Outputs), len(again.Channels), len(funds.Outputs), len(funds.Channels))
+		}
+		t.Logf("the customer's nodes paid again %s after the reboot", time.Since(start).Round(100*time.Millisecond))
+		f.converge("whole host rebooted while provisioned", 4*time.Minute)
 	})
 
 	t.Run("sshd down for a minute during bootstrap", func(t *testing.T) {
