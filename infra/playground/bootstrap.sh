@@ -155,6 +155,16 @@ done
 progress confirming_channels 0
 mine 6
 normal() { [ "$(lnc "$1" listpeerchannels | jq '[.channels[] | select(.state == "CHANNELD_NORMAL")] | length')" -ge "$(planned "$1")" ]; }
+# rebroadcast <node>: a funding transaction of the node's that bitcoind does
+# not know (its broadcast failed while bitcoind was restarting, and
+# lightningd does not send it again) is sent again from the node's wallet.
+rebroadcast() {
+	for txid in $(lnc "$1" listpeerchannels | jq -r '.channels[] | select(.state == "CHANNELD_AWAITING_LOCKIN" and .opener == "local") | .funding_txid'); do
+		btc getrawtransaction "$txid" >/dev/null 2>&1 && continue
+		raw=$(lnc "$1" listtransactions | jq -r --arg t "$txid" '.transactions[] | select(.hash == $t) | .rawtx')
+		[ -z "$raw" ] || btc sendrawtransaction "$raw" >/dev/null 2>&1 || true
+	done
+}
 ready=0
 for i in $(seq 1 "$N"); do
 	tries=0
@@ -164,7 +174,10 @@ for i in $(seq 1 "$N"); do
 			late=$(lnc "$i" listpeerchannels | jq -r '[.channels[] | select(.state != "CHANNELD_NORMAL") | .state] | join(", ")')
 			fail "node $i: channels not confirmed after 60 s and $((6 + tries / 5)) blocks (${late:-none opened})"
 		fi
-		[ $((tries % 5)) -ne 0 ] || mine 1
+		if [ $((tries % 5)) -eq 0 ]; then
+			rebroadcast "$i"
+			mine 1
+		fi
 		sleep 1
 	done
 	ready=$((ready + 1))

@@ -36,6 +36,9 @@ type Config struct {
 	Runes       RuneProfile
 	RemoteDir   string // per-order files go to RemoteDir/<order>
 	ReadyMarker string // written by cloud-init when the runtime is installed
+	// Sizing overrides bitcoind's RPC sizing and the nodes' poll (make
+	// bench compares the old settings); zero: sized by node count.
+	Sizing Sizing
 	// Parallel bounds the SSH sessions used at once for per-node steps.
 	Parallel int
 	// Dial, when set, opens the SSH transport (tests drop it on purpose).
@@ -94,7 +97,7 @@ func (e *ScriptError) Error() string { return e.Reason }
 // Bootstrap implements activities.Bootstrapper. Progress is reported as the
 // script goes; the nodes come back in node order.
 func (b *Bootstrapper) Bootstrap(ctx context.Context, req Request, host infra.Host, progress func(step string, nodesReady int)) (Playground, error) {
-	spec := Spec{OrderID: req.OrderID, NodeCount: req.NodeCount, PortBase: host.PortBase, P2PPortBase: host.P2PBase(), Images: b.cfg.Images}
+	spec := b.spec(req, host)
 	compose, err := spec.ComposeFile()
 	if err != nil {
 		return Playground{}, &infra.PermanentError{Reason: err.Error()}
@@ -177,6 +180,11 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, req Request, host infra.Ho
 	return b.finish(ctx, c, spec, dir, nodes)
 }
 
+// spec is the order's playground on the host.
+func (b *Bootstrapper) spec(req Request, host infra.Host) Spec {
+	return Spec{OrderID: req.OrderID, NodeCount: req.NodeCount, PortBase: host.PortBase, P2PPortBase: host.P2PBase(), Images: b.cfg.Images, Sizing: b.cfg.Sizing}
+}
+
 // MintRunes finishes a warm playground for the order that claimed it: a
 // rune per node, minted now (none existed while it was warm), and the
 // links. A retry reuses the runes already minted (see runes).
@@ -184,7 +192,7 @@ func (b *Bootstrapper) MintRunes(ctx context.Context, req Request, host infra.Ho
 	if len(nodes) != req.NodeCount {
 		return Playground{}, &infra.PermanentError{Reason: fmt.Sprintf("warm playground has %d nodes, the order %d", len(nodes), req.NodeCount)}
 	}
-	spec := Spec{OrderID: req.OrderID, NodeCount: req.NodeCount, PortBase: host.PortBase, P2PPortBase: host.P2PBase(), Images: b.cfg.Images}
+	spec := b.spec(req, host)
 	c, err := b.open(ctx, host, func(string, int) {})
 	if err != nil {
 		return Playground{}, err

@@ -39,6 +39,25 @@ type Spec struct {
 	PortBase    int
 	P2PPortBase int
 	Images      Images
+	// Sizing overrides the sizing by node count, field by field.
+	Sizing Sizing
+}
+
+// Sizing is bitcoind's RPC capacity and the nodes' poll interval. A zero
+// field is sized by node count.
+type Sizing struct {
+	RPCThreads, RPCWorkQueue, PollSeconds int
+}
+
+// Bitcoin Core 27's defaults and the poll the playground had before issue
+// 21: what make bench compares with.
+var DefaultsBeforeSizing = Sizing{RPCThreads: 4, RPCWorkQueue: 16, PollSeconds: 1}
+
+func or(v, def int) int {
+	if v != 0 {
+		return v
+	}
+	return def
 }
 
 // Project is the Compose project name: one per order, so projects of
@@ -121,14 +140,14 @@ func (s Spec) MinerLoop() string { return strconv.Quote(minerLoop) }
 // the poll slows above 24 nodes. make bench measures it (issue 21).
 
 // RPCThreads is bitcoind's -rpcthreads for the spec's node count.
-func (s Spec) RPCThreads() int { return max(4, s.NodeCount/4) }
+func (s Spec) RPCThreads() int { return or(s.Sizing.RPCThreads, max(4, s.NodeCount/4)) }
 
 // RPCWorkQueue is bitcoind's -rpcworkqueue: every node's four parallel
 // calls at once, twice over.
-func (s Spec) RPCWorkQueue() int { return max(16, 8*s.NodeCount) }
+func (s Spec) RPCWorkQueue() int { return or(s.Sizing.RPCWorkQueue, max(16, 8*s.NodeCount)) }
 
 // PollSeconds is the nodes' --dev-bitcoind-poll.
-func (s Spec) PollSeconds() int { return 1 + s.NodeCount/24 }
+func (s Spec) PollSeconds() int { return or(s.Sizing.PollSeconds, 1+s.NodeCount/24) }
 
 // Nodes lists 1..NodeCount for the template.
 func (s Spec) Nodes() []int {

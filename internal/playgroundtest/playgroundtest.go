@@ -399,3 +399,53 @@ func tail(s string) string {
 	}
 	return s
 }
+
+// Usage is what the engine's containers use now: the resident memory of
+// every process in them, and their CPU time so far (their own and their
+// reaped children's, in clock ticks), read from /proc.
+func (e *Engine) Usage() (rssBytes, cpuTicks int64) {
+	entries, _ := os.ReadDir("/proc")
+	parent := map[int]int{}
+	stats := map[int][]string{}
+	for _, en := range entries {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", en.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndex(s, ")")+2:])
+		if len(f) < 22 {
+			continue
+		}
+		parent[pid], _ = strconv.Atoi(f[1])
+		stats[pid] = f
+	}
+	root := e.daemon.Process.Pid
+	under := func(pid int) bool {
+		for p := parent[pid]; p > 1; p = parent[p] {
+			if p == root {
+				return true
+			}
+		}
+		return false
+	}
+	page := int64(os.Getpagesize())
+	for pid, f := range stats {
+		if !under(pid) {
+			continue
+		}
+		// Fields after the command: state(0) ppid(1) … utime(11) stime(12)
+		// cutime(13) cstime(14) … rss(21), in pages.
+		for _, k := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseInt(f[k], 10, 64)
+			cpuTicks += v
+		}
+		rss, _ := strconv.ParseInt(f[21], 10, 64)
+		rssBytes += rss * page
+	}
+	return rssBytes, cpuTicks
+}
