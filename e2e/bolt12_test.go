@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,7 +189,7 @@ func TestBOLT12OnRealCoreLightning(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := order.DefaultProducts().PriceMsat(order.Request{NodeCount: 8, Hours: 20})
-		if !dec.Valid || dec.AmountMsat != want || dec.Description != "lnplay.live - 8 nodes for 20 hours." || dec.Issuer != "lnplay.live" {
+		if !dec.Valid || dec.AmountMsat != want || dec.Description != "lnplay.live - 8 nodes for 20 hours." || dec.Issuer != "lnplay.live order "+string(r.BOLT11InvoiceID) {
 			t.Fatalf("decoded offer %+v; want %d msat and the SPEC description", dec, want)
 		}
 		if exp := time.Unix(dec.AbsoluteExpiry, 0); exp.Before(created.Add(299*time.Second)) || exp.After(time.Now().Add(301*time.Second)) {
@@ -233,6 +234,55 @@ func TestBOLT12OnRealCoreLightning(t *testing.T) {
 			t.Fatalf("after both extensions: %s, want %s", d.VMExpirationDate, order.FormatTime(end.Add(3*devHour)))
 		}
 		f.hours[string(r.BOLT11InvoiceID)] += 3
+	})
+
+	// An offer's id is the hash of its fields: before each offer named its
+	// order in its issuer, two buyers of one shape in the same second asked
+	// lightningd for the same offer, and the second was refused ("Already
+	// exists, but isn't active") or handed the first buyer's.
+	t.Run("many offers of one shape in the same second, each paid and served once", func(t *testing.T) {
+		const n = 6
+		replies := make([]order.CreateReply, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3, "payment_type": order.PaymentTypeBolt12}, &replies[i])
+			}()
+		}
+		wg.Wait()
+		offers := map[string]bool{}
+		for i, r := range replies {
+			if errs[i] != nil {
+				t.Fatalf("createorder %d of %d: %v", i+1, n, errs[i])
+			}
+			var dec struct {
+				OfferID string `json:"offer_id"`
+				Issuer  string `json:"offer_issuer"`
+			}
+			if err := s.payer.Get(&dec, "decode", "string="+r.BOLT12Offer); err != nil {
+				t.Fatal(err)
+			}
+			if offers[dec.OfferID] || dec.Issuer != "lnplay.live order "+string(r.BOLT11InvoiceID) {
+				t.Fatalf("order %s: offer %s (issuer %q) is not its own", r.BOLT11InvoiceID, dec.OfferID, dec.Issuer)
+			}
+			offers[dec.OfferID] = true
+			s.f.adopt(string(r.BOLT11InvoiceID), 3)
+		}
+		for _, r := range replies {
+			s.payOffer(t, r.BOLT12Offer)
+			f.paidElsewhere[string(r.BOLT11InvoiceID)] = true
+		}
+		for _, r := range replies {
+			d := s.waitDeployment(t, r.BOLT11InvoiceID, order.PaymentTypeBolt12, "served", func(d *order.Deployment) bool {
+				return d.Status == order.Provisioned || d.Status == order.Expired
+			})
+			if len(d.UnservedPayments) != 0 {
+				t.Fatalf("order %s: unserved payments %+v", r.BOLT11InvoiceID, d.UnservedPayments)
+			}
+		}
 	})
 
 	t.Run("offer paid while the plugin is down", func(t *testing.T) {

@@ -29,6 +29,22 @@ type offerRecord struct {
 // offerIssuer is the issuer a wallet shows for our offers.
 const offerIssuer = "lnplay.live"
 
+// issuerFor is an offer's issuer: ours, and the order (and extension) it
+// pays. An offer's id is the hash of its fields, and two buyers of one
+// shape in the same second would otherwise ask lightningd for the same
+// offer ("Already exists, but isn't active", or worse, one buyer handed
+// the other's). The description stays the shape alone, which rebuilds an
+// order from the node; the buyer sees the order reference they hold.
+func issuerFor(label string) string {
+	if id, n, ok := order.ExtensionFromLabel(label); ok {
+		return fmt.Sprintf("%s order %s extension %d", offerIssuer, id, n)
+	}
+	if id, ok := order.IDFromLabel(label); ok {
+		return offerIssuer + " order " + string(id)
+	}
+	return offerIssuer
+}
+
 // payment is an invoice or an offer just made.
 type payment struct {
 	paymentType string
@@ -66,7 +82,7 @@ func (s *Service) newPayment(ctx context.Context, paymentType, label, descriptio
 	}
 	expiresAt := s.now().Add(expiry).Truncate(time.Second).UTC()
 	o, err := s.ln.CreateOffer(ctx, cln.OfferRequest{
-		AmountMsat: amount, Description: description, Issuer: offerIssuer, Label: label,
+		AmountMsat: amount, Description: description, Issuer: issuerFor(label), Label: label,
 		AbsoluteExpiry: expiresAt.Unix(), SingleUse: true,
 	})
 	if cln.IsCode(err, codeUnknownCommand) {

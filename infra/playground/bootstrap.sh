@@ -141,11 +141,22 @@ for i in $(awk '$1 == "channel" { print $2 }' "$PLAN" | sort -un); do
 	open_from "$i" > "$DIR/open-$i.log" 2>&1 &
 	pids="$pids $i:$!"
 done
+# A funding transaction that lightningd could not broadcast (bitcoind was
+# restarting and answered -28) is discarded by multifundchannel, which then
+# fails, while lightningd keeps the channels waiting for it for ever. The
+# transaction is signed and in the error: keep it (for a rerun), and send
+# it ourselves; the open succeeded once it is sent.
 opened=0
 for job in $pids; do
-	if ! wait "${job#*:}"; then
-		fail "node ${job%%:*} could not open its channels: $(tail -c 300 "$DIR/open-${job%%:*}.log" | tr '\n' ' ')"
+	n=${job%%:*}
+	wait "${job#*:}" && ok=1 || ok=0
+	unsent=$(grep -o 'Unsent tx discarded [0-9a-f]*' "$DIR/open-$n.log" | awk '{ print $4 }' || true)
+	if [ "$ok" = 0 ] && [ -n "$unsent" ]; then
+		printf '%s\n' "$unsent" >> "$DIR/unsent"
+		ok=1
+		for tx in $unsent; do btc sendrawtransaction "$tx" >/dev/null || ok=0; done
 	fi
+	[ "$ok" = 1 ] || fail "node $n could not open its channels: $(tail -c 300 "$DIR/open-$n.log" | tr '\n' ' ')"
 	opened=$((opened + 1))
 	progress opening_channels "$opened"
 done
@@ -155,15 +166,12 @@ done
 progress confirming_channels 0
 mine 6
 normal() { [ "$(lnc "$1" listpeerchannels | jq '[.channels[] | select(.state == "CHANNELD_NORMAL")] | length')" -ge "$(planned "$1")" ]; }
-# rebroadcast <node>: a funding transaction of the node's that bitcoind does
-# not know (its broadcast failed while bitcoind was restarting, and
-# lightningd does not send it again) is sent again from the node's wallet.
+# rebroadcast: the funding transactions kept from failed broadcasts are
+# sent again (a rerun after the first send failed too); one bitcoind
+# already has is refused, harmlessly.
 rebroadcast() {
-	for txid in $(lnc "$1" listpeerchannels | jq -r '.channels[] | select(.state == "CHANNELD_AWAITING_LOCKIN" and .opener == "local") | .funding_txid'); do
-		btc getrawtransaction "$txid" >/dev/null 2>&1 && continue
-		raw=$(lnc "$1" listtransactions | jq -r --arg t "$txid" '.transactions[] | select(.hash == $t) | .rawtx')
-		[ -z "$raw" ] || btc sendrawtransaction "$raw" >/dev/null 2>&1 || true
-	done
+	[ -s "$DIR/unsent" ] || return 0
+	while read -r tx; do btc sendrawtransaction "$tx" >/dev/null 2>&1 || true; done < "$DIR/unsent"
 }
 ready=0
 for i in $(seq 1 "$N"); do
@@ -175,7 +183,7 @@ for i in $(seq 1 "$N"); do
 			fail "node $i: channels not confirmed after 60 s and $((6 + tries / 5)) blocks (${late:-none opened})"
 		fi
 		if [ $((tries % 5)) -eq 0 ]; then
-			rebroadcast "$i"
+			rebroadcast
 			mine 1
 		fi
 		sleep 1

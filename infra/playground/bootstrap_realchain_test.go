@@ -1,11 +1,14 @@
 package playground
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,4 +279,46 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// bitcoind restarted while the nodes open their channels: a funding
+// transaction lightningd could not broadcast (-28 "Loading wallet") is
+// discarded by multifundchannel while its channels wait for it for ever.
+// The bootstrap sends it itself, and every planned channel is active.
+// Before the fix, node after node failed with "channels not confirmed".
+func TestBitcoindRestartWhileChannelsOpen(t *testing.T) {
+	const id = "reopen1"
+	r := newRealChain(t, 7100, 25100)
+	p := r.project(id)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var restart sync.WaitGroup
+	var once sync.Once
+	req := Request{OrderID: id, NodeCount: 8, Topology: order.TopologyMesh}
+	_, err := r.b.Bootstrap(ctx, req, r.host, func(step string, _ int) {
+		if step == "opening_channels" {
+			once.Do(func() {
+				restart.Add(1)
+				go func() {
+					defer restart.Done()
+					if out, err := r.e.TryDocker("compose", "-p", p.Name, "restart", "bitcoind"); err != nil {
+						t.Errorf("restart bitcoind: %v %s", err, out)
+					}
+				}()
+			})
+		}
+	})
+	restart.Wait()
+	if err != nil {
+		// As a retried activity would.
+		t.Logf("first attempt: %v", err)
+		if _, err = r.b.Bootstrap(ctx, req, r.host, func(string, int) {}); err != nil {
+			t.Fatalf("the retry: %v\nnode 1: %s", err, r.e.Log(p.Name, "cln-1"))
+		}
+	}
+	plan, _ := PlanFor(order.TopologyMesh, 8)
+	p.WaitActive(t, planned(plan), 30*time.Second)
+	if b, err := os.ReadFile(filepath.Join(r.e.RemoteDir, id, "unsent")); err == nil {
+		t.Logf("%d funding transactions sent by the bootstrap after lightningd's broadcast failed", strings.Count(string(b), "\n"))
+	}
 }

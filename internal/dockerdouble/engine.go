@@ -103,6 +103,15 @@ func runDaemon(socket, dir, hostAddr string, builds dockerengine.Builds) {
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	// The engine lives as long as whoever started it (a test): when that
+	// dies, however, the engine takes its containers down with it.
+	parent := os.Getppid()
+	go func() {
+		for os.Getppid() == parent {
+			time.Sleep(time.Second)
+		}
+		sigs <- syscall.SIGTERM
+	}()
 	go func() {
 		<-sigs
 		d.Shutdown()

@@ -109,7 +109,9 @@ func (c *container) start() error {
 		"unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", d.self, "__init", specPath)
 	cmd.Stdout, cmd.Stderr = log, log
 	// Its own session: a signal to the daemon's group never reaches it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// A daemon that dies takes its containers with it (unshare's
+	// --kill-child passes the kill on to the container's PID 1).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return fmt.Errorf("start %s: %w", c.name(), err)

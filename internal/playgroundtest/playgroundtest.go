@@ -190,6 +190,9 @@ func StartEngine(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.Public
 		t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// A test process that dies (a timeout, a panic) takes the engine and
+	// its containers with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
