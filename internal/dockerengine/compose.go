@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -117,6 +119,9 @@ func (d *Daemon) containersFor(p *project, cp *types.Project) (map[string]*conta
 	return out, order, err
 }
 
+// services are the project's services, sorted.
+func (p *project) services() []string { return slices.Sorted(maps.Keys(p.containers)) }
+
 func (p *project) hostsPath() string { return filepath.Join(p.daemon.dir, "hosts", p.Name) }
 
 // writeHosts rewrites the project's hosts file in place (the containers
@@ -126,12 +131,7 @@ func (p *project) hostsPath() string { return filepath.Join(p.daemon.dir, "hosts
 func (p *project) writeHosts() error {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
-	names := make([]string, 0, len(p.containers))
-	for name := range p.containers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range p.services() {
 		c := p.containers[name]
 		if c.Addr != "" {
 			fmt.Fprintf(&b, "%s\t%s %s\n", c.Addr, name, c.name())

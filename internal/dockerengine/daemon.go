@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -313,12 +314,7 @@ func (p *project) layers() [][]*container {
 		return h
 	}
 	var out [][]*container
-	names := make([]string, 0, len(p.containers))
-	for n := range p.containers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range p.services() {
 		h := of(n)
 		for len(out) <= h {
 			out = append(out, nil)
@@ -450,12 +446,7 @@ func (p *project) lifecycle(cmd string, opts []string, errOut *strings.Builder) 
 var signals = map[string]syscall.Signal{"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "USR1": syscall.SIGUSR1}
 
 func (p *project) ps(out *strings.Builder) int {
-	names := make([]string, 0, len(p.containers))
-	for n := range p.containers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range p.services() {
 		c := p.containers[n]
 		c.mu.Lock()
 		st := "exited"
@@ -509,32 +500,15 @@ func (d *Daemon) ls(opts []string, out, errOut *strings.Builder) int {
 // the containers whose policy says so start again, with new addresses.
 func (d *Daemon) Reboot(hard bool) {
 	d.down.Store(true)
+	ps := d.snapshot()
 	var all []*container
-	d.mu.Lock()
-	ps := make([]*project, 0, len(d.projects))
-	for _, p := range d.projects {
-		ps = append(ps, p)
-	}
-	d.mu.Unlock()
 	for _, p := range ps {
 		for _, c := range p.containers {
 			all = append(all, c)
 		}
 	}
 	if hard {
-		for _, c := range all {
-			if _, pid, _ := c.state(); pid > 0 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		for _, c := range all {
-			c.mu.Lock()
-			ch := c.exited
-			c.mu.Unlock()
-			if ch != nil {
-				<-ch
-			}
-		}
+		killAll(all, 0)
 	} else {
 		stopAll(all, false)
 	}
@@ -555,31 +529,47 @@ func (d *Daemon) Reboot(hard bool) {
 // Shutdown kills every container and removes every network.
 func (d *Daemon) Shutdown() {
 	d.down.Store(true)
-	d.mu.Lock()
-	ps := make([]*project, 0, len(d.projects))
-	for _, p := range d.projects {
-		ps = append(ps, p)
-	}
-	d.mu.Unlock()
-	for _, p := range ps {
+	for _, p := range d.snapshot() {
+		cs := make([]*container, 0, len(p.containers))
 		for _, c := range p.containers {
-			if _, pid, _ := c.state(); pid > 0 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+			cs = append(cs, c)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for _, c := range p.containers {
-			c.mu.Lock()
-			ch := c.exited
-			c.mu.Unlock()
-			if ch != nil {
-				select {
-				case <-ch:
-				case <-time.After(time.Until(deadline)):
-				}
-			}
-		}
+		killAll(cs, 5*time.Second)
 		p.net.release()
+	}
+}
+
+// snapshot is the projects now.
+func (d *Daemon) snapshot() []*project {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Collect(maps.Values(d.projects))
+}
+
+// killAll SIGKILLs the containers and waits until they are gone (at most
+// within, when it is not zero).
+func killAll(cs []*container, within time.Duration) {
+	for _, c := range cs {
+		if _, pid, _ := c.state(); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	var timeout <-chan time.Time
+	if within > 0 {
+		timeout = time.After(within)
+	}
+	for _, c := range cs {
+		c.mu.Lock()
+		ch := c.exited
+		c.mu.Unlock()
+		if ch == nil {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return
+		}
 	}
 }
 
