@@ -98,6 +98,7 @@ func (c *container) start() error {
 	if err := os.WriteFile(specPath, spec, 0o600); err != nil {
 		return err
 	}
+	_ = os.Remove(readyPath(specPath))
 	if err := os.MkdirAll(filepath.Dir(c.logPath()), 0o700); err != nil {
 		return err
 	}
@@ -122,6 +123,11 @@ func (c *container) start() error {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return fmt.Errorf("start %s: %w", c.name(), err)
+	}
+	if err := waitReady(specPath, pid); err != nil {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		return fmt.Errorf("start %s: %w (see docker compose logs %s)", c.name(), err, c.Service)
 	}
 	c.cmd, c.initPid, c.running, c.userStop = cmd, pid, true, false
 	c.exited = make(chan struct{})
@@ -155,6 +161,21 @@ func childOf(pid int) (int, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return 0, errors.New("container's init did not start within 5 s")
+}
+
+// waitReady waits for the container's init to have laid it out.
+func waitReady(specPath string, pid int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(readyPath(specPath)); err == nil {
+			return nil
+		}
+		if syscall.Kill(pid, 0) != nil {
+			return errors.New("the container exited before its command ran")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return errors.New("the container was not laid out within 10 s")
 }
 
 // wait follows the container until it exits, then applies its restart
