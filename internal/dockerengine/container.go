@@ -74,18 +74,15 @@ func (c *container) start() error {
 	}
 	d := c.project.daemon
 	d.mu.Lock()
-	addr, err := c.project.net.address()
+	addr := c.project.net.address()
 	d.mu.Unlock()
-	if err != nil {
-		return err
-	}
 	c.seq = d.nextSeq()
 	if err := c.project.net.attach(c.seq, addr); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	c.Addr = addr
-	err = c.project.writeHosts()
+	err := c.project.writeHosts()
 	d.mu.Unlock()
 	if err != nil {
 		return err
@@ -132,7 +129,7 @@ func (c *container) start() error {
 	c.cmd, c.initPid, c.running, c.userStop = cmd, pid, true, false
 	c.exited = make(chan struct{})
 	for _, p := range c.Ports {
-		px, err := listenProxy(d.hostAddr, p.Host, addr, p.Container)
+		px, err := listenProxy(d.hostAddr, p.Host, addr, p.Container, c.project.net.dial)
 		if err != nil {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			return fmt.Errorf("Error response from daemon: driver failed programming external connectivity on endpoint %s: %w", c.name(), err)

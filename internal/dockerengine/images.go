@@ -5,7 +5,8 @@
 //
 // What it keeps of Docker, because the playground depends on it:
 //   - every container is its own network namespace on a bridge per
-//     project, with an address of its own and its own loopback, so
+//     project (itself in a namespace of its own: the host routes none of
+//     it), with an address of its own and its own loopback, so
 //     `0.0.0.0:9735` and `127.0.0.1:18443` mean inside it what they mean in
 //     a container;
 //   - service names resolve to container addresses (a hosts file per

@@ -3,16 +3,25 @@ package dockerengine
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// A project's network is a Linux bridge on the host with a /24 of its
-// own; each container is a network namespace joined to it by a veth pair.
+// A project's network is a Linux bridge in a network namespace of its own
+// (the switch) with a /24 of its own; each container is a network
+// namespace joined to the switch by a veth pair. Nothing of it is in the
+// host's own namespace: the host reaches containers only through their
+// published ports, whose proxies dial from inside the switch, so no
+// packet of a project's network is ever routed by the host.
+//
 // Addresses are never handed out twice in a network's life (a counter),
 // so a container started again after a reboot gets a new one, as Docker
 // may give it.
@@ -20,12 +29,10 @@ import (
 // Subnets are 10.200.0.0/24 … 10.207.255.0/24, taken under a lock in
 // /run/dockerengine with the owning daemon's pid, so daemons of parallel
 // tests never share one and a dead daemon's leftovers are cleaned up by
-// the next one that takes its slot. No route leads anywhere else: the
-// containers reach each other and the host, nothing outside it.
+// the next one that takes its slot.
 type network struct {
-	Slot   int
-	Bridge string
-	next   int // last host number handed out
+	Slot int
+	next int // last host number handed out
 }
 
 const claimDir = "/run/dockerengine"
@@ -33,20 +40,20 @@ const claimDir = "/run/dockerengine"
 func (n *network) subnet() string  { return fmt.Sprintf("10.%d.%d", 200+n.Slot/256, n.Slot%256) }
 func (n *network) gateway() string { return n.subnet() + ".1" }
 
+// switchNS is the namespace of the network's bridge.
+func (n *network) switchNS() string { return fmt.Sprintf("dd%d-sw", n.Slot) }
+
 // address hands out the next address of the network.
-func (n *network) address() (string, error) {
+func (n *network) address() string {
 	n.next++
-	if n.next > 254 {
+	if n.next > 254 || n.next < 2 {
 		// Wrap: a long-lived network has long released its early addresses.
 		n.next = 2
 	}
-	if n.next < 2 {
-		n.next = 2
-	}
-	return fmt.Sprintf("%s.%d", n.subnet(), n.next), nil
+	return fmt.Sprintf("%s.%d", n.subnet(), n.next)
 }
 
-// newNetwork claims a free slot and makes its bridge.
+// newNetwork claims a free slot and makes its switch.
 func newNetwork() (*network, error) {
 	if err := os.MkdirAll(claimDir, 0o700); err != nil {
 		return nil, err
@@ -66,9 +73,12 @@ func newNetwork() (*network, error) {
 				continue
 			}
 		}
-		n := &network{Slot: slot, Bridge: fmt.Sprintf("ddbr%d", slot), next: 1}
+		n := &network{Slot: slot, next: 1}
 		n.cleanup() // a dead daemon's leftovers
-		if err := ipBatch(fmt.Sprintf("link add %s type bridge\naddr add %s/24 dev %s\nlink set %s up\n", n.Bridge, n.gateway(), n.Bridge, n.Bridge)); err != nil {
+		if err := ipBatch(fmt.Sprintf("netns add %s\n", n.switchNS())); err != nil {
+			return nil, fmt.Errorf("network slot %d: %w", slot, err)
+		}
+		if err := ipBatch(fmt.Sprintf("link add name sw0 type bridge\naddr add %s/24 dev sw0\nlink set sw0 up\nlink set lo up\n", n.gateway()), "-n", n.switchNS()); err != nil {
 			return nil, fmt.Errorf("network slot %d: %w", slot, err)
 		}
 		if err := os.WriteFile(claim, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
@@ -82,18 +92,24 @@ func newNetwork() (*network, error) {
 // nsName is a container's network namespace.
 func (n *network) nsName(seq int) string { return fmt.Sprintf("dd%d-%d", n.Slot, seq) }
 
-// attach makes the container's namespace with its address and loopback.
+// attach makes the container's namespace with its address and loopback,
+// joined to the switch.
 func (n *network) attach(seq int, addr string) error {
 	ns, host, peer := n.nsName(seq), fmt.Sprintf("ddv%d_%d", n.Slot, seq), fmt.Sprintf("ddp%d_%d", n.Slot, seq)
-	// Leftovers of a dead daemon that had this slot: its namespace, and a
-	// veth whose namespace is still held by a process on its way out.
+	// Leftovers of a dead daemon that had this slot, or of this
+	// container's last run: its namespace, and a veth whose end is still
+	// held by a process on its way out.
 	_ = ipBatch(fmt.Sprintf("netns del %s\n", ns))
 	_ = ipBatch(fmt.Sprintf("link del %s\n", host))
+	_ = ipBatch(fmt.Sprintf("link del %s\n", host), "-n", n.switchNS())
 	if err := ipBatch(fmt.Sprintf(`netns add %[1]s
 link add %[2]s type veth peer name %[3]s
 link set %[3]s netns %[1]s
-link set %[2]s master %[4]s up
-`, ns, host, peer, n.Bridge)); err != nil {
+link set %[2]s netns %[4]s
+`, ns, host, peer, n.switchNS())); err != nil {
+		return err
+	}
+	if err := ipBatch(fmt.Sprintf("link set %s master sw0 up\n", host), "-n", n.switchNS()); err != nil {
 		return err
 	}
 	return ipBatch(fmt.Sprintf(`link set %[1]s name eth0
@@ -106,34 +122,53 @@ link set lo up
 // detach removes a container's namespace (its veth goes with it).
 func (n *network) detach(seq int) { _ = ipBatch(fmt.Sprintf("netns del %s\n", n.nsName(seq))) }
 
-// cleanup removes the slot's bridge and namespaces.
+// dial connects to a container's address from inside the switch: what
+// docker-proxy does for a published port, without a route on the host.
+func (n *network) dial(addr string) (net.Conn, error) {
+	runtime.LockOSThread()
+	// The thread is in the switch's namespace until it is put back; if it
+	// cannot be, it must die rather than serve other goroutines.
+	home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer unix.Close(home)
+	sw, err := unix.Open("/run/netns/"+n.switchNS(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer unix.Close(sw)
+	if err := unix.Setns(sw, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	conn, dialErr := net.Dial("tcp", addr)
+	if err := unix.Setns(home, unix.CLONE_NEWNET); err != nil {
+		// Left locked: the runtime ends this thread with the goroutine.
+		return conn, dialErr
+	}
+	runtime.UnlockOSThread()
+	return conn, dialErr
+}
+
+// cleanup removes the slot's switch and namespaces.
 func (n *network) cleanup() {
-	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
-		var b strings.Builder
-		prefix := fmt.Sprintf("dd%d-", n.Slot)
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
-				fmt.Fprintf(&b, "netns del %s\n", f[0])
-			}
-		}
-		if b.Len() > 0 {
-			_ = ipBatch(b.String())
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	var b strings.Builder
+	prefix := fmt.Sprintf("dd%d-", n.Slot)
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], prefix) {
+			fmt.Fprintf(&b, "netns del %s\n", f[0])
 		}
 	}
-	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
-		var b strings.Builder
-		prefix := fmt.Sprintf("ddv%d_", n.Slot)
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], prefix) {
-				name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-				fmt.Fprintf(&b, "link del %s\n", name)
-			}
-		}
-		if b.Len() > 0 {
-			_ = ipBatch(b.String())
-		}
+	if b.Len() > 0 {
+		_ = ipBatch(b.String())
 	}
-	_ = ipBatch(fmt.Sprintf("link del %s\n", n.Bridge))
 }
 
 // release removes the network and gives up its slot.

@@ -15,7 +15,9 @@ type proxy struct {
 	conns map[net.Conn]bool
 }
 
-func listenProxy(hostAddr string, hostPort int, addr string, port int) (*proxy, error) {
+// listenProxy listens on hostAddr:hostPort and connects each client to
+// addr:port with dial.
+func listenProxy(hostAddr string, hostPort int, addr string, port int, dial func(string) (net.Conn, error)) (*proxy, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(hostAddr, strconv.Itoa(hostPort)))
 	if err != nil {
 		return nil, err
@@ -28,14 +30,14 @@ func listenProxy(hostAddr string, hostPort int, addr string, port int) (*proxy, 
 			if err != nil {
 				return
 			}
-			go p.serve(in, target)
+			go p.serve(in, target, dial)
 		}
 	}()
 	return p, nil
 }
 
-func (p *proxy) serve(in net.Conn, target string) {
-	out, err := net.Dial("tcp", target)
+func (p *proxy) serve(in net.Conn, target string, dial func(string) (net.Conn, error)) {
+	out, err := dial(target)
 	if err != nil {
 		in.Close()
 		return
