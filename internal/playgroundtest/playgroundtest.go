@@ -403,10 +403,9 @@ func tail(s string) string {
 	return s
 }
 
-// Usage is what the engine's containers use now: the resident memory of
-// every process in them, and their CPU time so far (their own and their
-// reaped children's, in clock ticks), read from /proc.
-func (e *Engine) Usage() (rssBytes, cpuTicks int64) {
+// RSS is the resident memory of every process in the engine's containers
+// now, summed (shared pages count once per process), read from /proc.
+func (e *Engine) RSS() (rssBytes int64) {
 	entries, _ := os.ReadDir("/proc")
 	parent := map[int]int{}
 	stats := map[int][]string{}
@@ -441,14 +440,9 @@ func (e *Engine) Usage() (rssBytes, cpuTicks int64) {
 		if !under(pid) {
 			continue
 		}
-		// Fields after the command: state(0) ppid(1) … utime(11) stime(12)
-		// cutime(13) cstime(14) … rss(21), in pages.
-		for _, k := range []int{11, 12, 13, 14} {
-			v, _ := strconv.ParseInt(f[k], 10, 64)
-			cpuTicks += v
-		}
+		// Fields after the command: state(0) ppid(1) … rss(21), in pages.
 		rss, _ := strconv.ParseInt(f[21], 10, 64)
 		rssBytes += rss * page
 	}
-	return rssBytes, cpuTicks
+	return rssBytes
 }
