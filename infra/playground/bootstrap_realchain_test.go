@@ -46,19 +46,6 @@ func (r realChain) project(orderID string) playgroundtest.Project {
 	return r.e.Project(Spec{OrderID: orderID}.Project(), filepath.Join(r.e.RemoteDir, orderID, "compose.yml"))
 }
 
-// planned is how many channels the plan gives each node, either end.
-func planned(plan Plan) map[int]int {
-	want := map[int]int{}
-	for i := 1; i <= plan.Nodes; i++ {
-		want[i] = 0
-	}
-	for _, c := range plan.Channels {
-		want[c.From]++
-		want[c.To]++
-	}
-	return want
-}
-
 // The whole bootstrap over sshd, on real bitcoind and real lightningd run
 // as the compose file says (entrypoints, init, DNS, published ports), at
 // 8 and 16 nodes in the mesh and prism topologies: funded from Bitcoin
@@ -94,7 +81,7 @@ func TestBootstrapOnRealChain(t *testing.T) {
 					t.Fatalf("node %d: %v %+v", node, err, info)
 				}
 			}
-			p.WaitActive(t, planned(plan), 10*time.Second)
+			p.WaitActive(t, plan.Ends(), 10*time.Second)
 			// The miner service mines by itself: blocks keep coming.
 			h := p.Height()
 			waitFor(t, 15*time.Second, "the miner's next block", func() bool { return p.Height() > h })
@@ -179,7 +166,7 @@ func TestPlaygroundSurvivesRestartsOnTheRealChain(t *testing.T) {
 				return in.Running && in.Pid != before.Pid && p.Height() > 0
 			})
 			blocksGoOn(t, "a bitcoind "+how)
-			p.WaitActive(t, planned(plan), 60*time.Second)
+			p.WaitActive(t, plan.Ends(), 60*time.Second)
 		})
 	}
 
@@ -196,7 +183,7 @@ func TestPlaygroundSurvivesRestartsOnTheRealChain(t *testing.T) {
 			t.Fatalf("the reboot kept cln-1's address %s: the test would prove nothing", after.Address)
 		}
 		start := time.Now()
-		p.WaitActive(t, planned(plan), 60*time.Second)
+		p.WaitActive(t, plan.Ends(), 60*time.Second)
 		p.Pay(t, plan.ProofFrom, plan.ProofTo, "after-reboot", 60*time.Second-time.Since(start))
 		t.Logf("channels active and the farthest pair paid %s after the reboot", time.Since(start).Round(100*time.Millisecond))
 		if err := p.Lightning(1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) {
@@ -321,7 +308,7 @@ func TestBitcoindRestartWhileChannelsOpen(t *testing.T) {
 		}
 	}
 	plan, _ := PlanFor(order.TopologyMesh, 8)
-	p.WaitActive(t, planned(plan), 30*time.Second)
+	p.WaitActive(t, plan.Ends(), 30*time.Second)
 	if b, err := os.ReadFile(filepath.Join(r.e.RemoteDir, id, "unsent")); err == nil {
 		t.Logf("%d funding transactions sent by the bootstrap after lightningd's broadcast failed", strings.Count(string(b), "\n"))
 	}

@@ -166,3 +166,17 @@ func (p Plan) Opened(node int) int64 {
 	}
 	return sum
 }
+
+// Ends is how many channels the plan gives each node, either end: what a
+// node's listpeerchannels holds once the playground is up.
+func (p Plan) Ends() map[int]int {
+	ends := make(map[int]int, p.Nodes)
+	for i := 1; i <= p.Nodes; i++ {
+		ends[i] = 0
+	}
+	for _, c := range p.Channels {
+		ends[c.From]++
+		ends[c.To]++
+	}
+	return ends
+}
