@@ -8,7 +8,8 @@
 // The nodes run with --developer for two of CLN's developer options, both
 // made for regtest: --dev-fast-gossip (gossip every second instead of
 // every minute, so a new channel is routable in seconds) and
-// --dev-bitcoind-poll=1 (blocks seen within a second, not 30).
+// --dev-bitcoind-poll (blocks seen within a second or three, not 30; it
+// slows with the node count, see PollSeconds).
 package playground
 
 import (

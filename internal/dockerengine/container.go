@@ -95,7 +95,6 @@ func (c *container) start() error {
 	if err := os.WriteFile(specPath, spec, 0o600); err != nil {
 		return err
 	}
-	_ = os.Remove(readyPath(specPath))
 	if err := os.MkdirAll(filepath.Dir(c.logPath()), 0o700); err != nil {
 		return err
 	}
@@ -106,22 +105,23 @@ func (c *container) start() error {
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+c.project.net.nsName(c.seq), "--",
 		"unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", d.self, "__init", specPath)
 	cmd.Stdout, cmd.Stderr = log, log
+
 	// Its own session: a signal to the daemon's group never reaches it.
 	// A daemon that dies takes its containers with it (unshare's
 	// --kill-child passes the kill on to the container's PID 1).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
+	err = cmd.Start()
+	log.Close()
+	if err != nil {
 		return fmt.Errorf("start %s: %w", c.name(), err)
 	}
-	log.Close()
 	pid, err := childOf(cmd.Process.Pid)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return fmt.Errorf("start %s: %w", c.name(), err)
 	}
-	if err := waitReady(specPath, pid); err != nil {
+	if err := waitReady(pid, d.self, c.Spec.Init); err != nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		return fmt.Errorf("start %s: %w (see docker compose logs %s)", c.name(), err, c.Service)
@@ -160,19 +160,31 @@ func childOf(pid int) (int, error) {
 	return 0, errors.New("container's init did not start within 5 s")
 }
 
-// waitReady waits for the container's init to have laid it out.
-func waitReady(specPath string, pid int) error {
+// waitReady waits until the container's command runs, as Docker's start
+// returns once the task runs: its PID 1 is no longer the engine's init
+// laying the container out (a SIGTERM then would kill that init, which
+// handles it), but the command, or with init: true the init with the
+// command started under it.
+func waitReady(pid int, self string, withInit bool) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(readyPath(specPath)); err == nil {
-			return nil
-		}
 		if syscall.Kill(pid, 0) != nil {
 			return errors.New("the container exited before its command ran")
 		}
+		if withInit {
+			// A Go init forks from any of its threads.
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+			for _, task := range tasks {
+				if b, _ := os.ReadFile(task); len(strings.Fields(string(b))) > 0 {
+					return nil
+				}
+			}
+		} else if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe != self {
+			return nil
+		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	return errors.New("the container was not laid out within 10 s")
+	return errors.New("the container's command did not start within 10 s")
 }
 
 // wait follows the container until it exits, then applies its restart

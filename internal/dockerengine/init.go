@@ -66,17 +66,13 @@ func Init(specPath string) error {
 	if len(s.Argv) == 0 {
 		return fmt.Errorf("no command specified")
 	}
-	// The container is laid out: the engine's start returns now, as
-	// Docker's does once the task runs (an exec sees the volumes and the
-	// hosts file from here on).
-	if err := os.WriteFile(readyPath(specPath), nil, 0o600); err != nil {
-		return err
-	}
 	path, err := exec.LookPath(s.Argv[0])
 	if err != nil {
 		// Docker's words for it.
 		return fmt.Errorf("exec: %q: executable file not found in $PATH", s.Argv[0])
 	}
+	// The engine's start returns once this process is the command (or,
+	// with init, has started it): see waitReady.
 	if !s.Init {
 		return syscall.Exec(path, s.Argv, env)
 	}
@@ -113,9 +109,6 @@ func dockerInit(path string, argv, env []string) error {
 		}
 	}
 }
-
-// readyPath is the marker Init writes once the container is laid out.
-func readyPath(specPath string) string { return specPath + ".ready" }
 
 func envList(m map[string]string) []string {
 	out := make([]string, 0, len(m))
