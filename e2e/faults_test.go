@@ -151,6 +151,19 @@ func (f *faultEnv) engineOrder(hours int) (string, playgroundtest.Project) {
 	return id, e.Project(playground.Spec{OrderID: id}.Project(), filepath.Join(e.RemoteDir, id, "compose.yml"))
 }
 
+// playsAgain waits, within a limit, until every channel of an 8-node
+// default playground is active and its farthest pair can pay.
+func playsAgain(t *testing.T, p playgroundtest.Project, label string, within time.Duration) {
+	t.Helper()
+	start := time.Now()
+	plan, err := playground.PlanFor("", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WaitActive(t, plan.Ends(), within)
+	p.Pay(t, plan.ProofFrom, plan.ProofTo, label, within-time.Since(start))
+}
+
 // warmMachine gives a warm playground its machine when the pool has the
 // stand-in API create it.
 func (f *faultEnv) warmMachine(id string) string {
@@ -554,9 +567,7 @@ func TestFaults(t *testing.T) {
 		})
 		f.engines[a].Docker(t, "compose", "-p", p.Name, "restart", "bitcoind")
 		f.waitAnyStatus(a, "provisioned", 3*time.Minute)
-		plan, _ := playground.PlanFor("", 8)
-		p.WaitActive(t, plan.Ends(), time.Minute)
-		p.Pay(t, plan.ProofFrom, plan.ProofTo, "after-bitcoind-restart", time.Minute)
+		playsAgain(t, p, "after-bitcoind-restart", time.Minute)
 		if in := f.engines[a].Inspect(t, p.Name, "miner"); !in.Running {
 			t.Error("the miner is not running")
 		}
@@ -578,9 +589,7 @@ func TestFaults(t *testing.T) {
 		}
 		f.engines[a].Reboot(t, true)
 		start := time.Now()
-		plan, _ := playground.PlanFor("", 8)
-		p.WaitActive(t, plan.Ends(), time.Minute)
-		p.Pay(t, plan.ProofFrom, plan.ProofTo, "after-reboot", time.Minute-time.Since(start))
+		playsAgain(t, p, "after-reboot", time.Minute)
 		if err := p.Lightning(1, &again, "listfunds"); err != nil || len(again.Outputs) < len(funds.Outputs) || len(again.Channels) != len(funds.Channels) {
 			t.Errorf("node 1's funds after the reboot: %v, %d outputs and %d channels, had %d and %d", err, len(again.Outputs), len(again.Channels), len(funds.Outputs), len(funds.Channels))
 		}
