@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,16 +196,6 @@ func (n *net) bitcoinCLI(st *state, argv []string) (string, string, int) {
 		return fmt.Sprintf(`{"chain":"regtest","blocks":%d}`+"\n", n.Height), m, 0
 	case "getblockcount":
 		return strconv.Itoa(n.Height) + "\n", m, 0
-	case "getrawtransaction":
-		if len(args) < 2 {
-			return rpcError(m, -1, "getrawtransaction \"txid\" ( verbosity \"blockhash\" )")
-		}
-		if _, mined := n.Mined[args[1]]; !mined && !slices.Contains(n.Mempool, args[1]) {
-			return rpcError(m, -5, "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.")
-		}
-		// The model keeps no transaction bodies; the bootstrap asks only
-		// whether bitcoind knows the transaction.
-		return "02000000000000000000\n", m, 0
 	case "gettxoutsetinfo":
 		// Bitcoin Core flushes its chain state to disk first; the model has
 		// nothing to flush.

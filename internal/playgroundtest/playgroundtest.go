@@ -48,8 +48,8 @@ func StartAt(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey,
 	return StartEnv(t, hostKey, authorized, listen, port, nil)
 }
 
-// StartEnv is StartAt with more environment for the double (its real mode:
-// DOCKER_DOUBLE_CLN and DOCKER_DOUBLE_CHAIN).
+// StartEnv is StartAt with more environment for the double (its engine
+// mode: DOCKER_DOUBLE_ENGINE, which StartEngine sets).
 func StartEnv(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, listen string, port int, env map[string]string) *Machine {
 	t.Helper()
 	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
