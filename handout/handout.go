@@ -29,6 +29,14 @@ type Order struct {
 	ID      order.ID
 	Expires time.Time
 	Nodes   []order.Node
+	// QRLinks, when set, are what each node's QR code holds, by node
+	// index, in place of its Clams link: a storefront's short links, whose
+	// codes are a few dozen characters rather than five hundred.
+	QRLinks map[int]string
+	// ScriptSrc, when set, loads the sheet's script from that address
+	// rather than inline (for pages served under a Content-Security-Policy
+	// without inline script).
+	ScriptSrc string
 }
 
 // FromDeployment takes a provisioned order's details.
@@ -58,7 +66,11 @@ func Short(n order.Node) string {
 // blurring module edges). Medium error correction: printed codes get
 // creased and photographed at an angle.
 func QRPNG(n order.Node, pixelsPerModule int) ([]byte, error) {
-	png, err := qrcode.Encode(n.ClamsURL, qrcode.Medium, -pixelsPerModule)
+	return qrPNG(n, n.ClamsURL, pixelsPerModule)
+}
+
+func qrPNG(n order.Node, link string, pixelsPerModule int) ([]byte, error) {
+	png, err := qrcode.Encode(link, qrcode.Medium, -pixelsPerModule)
 	if err != nil {
 		return nil, fmt.Errorf("QR code of node %d (%s): %w", n.Index, n.Alias, err)
 	}
@@ -79,8 +91,21 @@ type page struct{ Cards []card }
 var sheet = template.Must(template.New("sheet").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>lnplay.live playground {{.ID}}</title>
-<style>
-@page { size: A4; margin: 10mm; }
+<style>{{.CSS}}</style></head><body>
+{{range .Pages}}<section class="page">{{range .Cards}}
+<div class="card" data-node="{{.Index}}"><img alt="Clams link of {{.Alias}}" src="{{.QR}}">
+<div><div class="alias">{{.Alias}}</div><div class="short">{{.Short}}</div>
+<div class="meta">Node {{.Index}} · until <time datetime="{{$.ExpiresISO}}">{{$.ExpiresUTC}}</time></div>
+<div class="how">{{$.Instructions}}</div></div></div>{{end}}
+</section>{{end}}
+{{if .ScriptSrc}}<script src="{{.ScriptSrc}}"></script>{{else}}<script>{{.Script}}</script>{{end}}
+</body></html>
+`))
+
+// SheetCSS is the sheet's style sheet, inline in the page (a printed
+// sheet is one file). A server with a Content-Security-Policy allows it
+// by its hash.
+const SheetCSS = `@page { size: A4; margin: 10mm; }
 * { box-sizing: border-box; }
 body { margin: 0; font-family: "DejaVu Sans", Arial, sans-serif; color: #111; }
 .page { width: 190mm; height: 277mm; display: grid; grid-template-columns: 1fr 1fr; grid-template-rows: repeat(4, 1fr);
@@ -91,22 +116,15 @@ body { margin: 0; font-family: "DejaVu Sans", Arial, sans-serif; color: #111; }
 .alias { font-size: 16pt; font-weight: bold; }
 .short { font-family: "DejaVu Sans Mono", monospace; font-size: 7pt; word-break: break-all; margin: 1mm 0; }
 .meta, .how { font-size: 7.5pt; }
-</style></head><body>
-{{range .Pages}}<section class="page">{{range .Cards}}
-<div class="card" data-node="{{.Index}}"><img alt="Clams link of {{.Alias}}" src="{{.QR}}">
-<div><div class="alias">{{.Alias}}</div><div class="short">{{.Short}}</div>
-<div class="meta">Node {{.Index}} · until <time datetime="{{$.ExpiresISO}}">{{$.ExpiresUTC}}</time></div>
-<div class="how">{{$.Instructions}}</div></div></div>{{end}}
-</section>{{end}}
-<script>
-// The expiry in the reader's own time zone; the UTC text stays without script.
-for (const t of document.querySelectorAll("time[datetime]")) {
+`
+
+// SheetScript shows the expiry in the reader's own time zone; the UTC text
+// stays without script. A storefront serves it as a file (ScriptSrc).
+const SheetScript = `for (const t of document.querySelectorAll("time[datetime]")) {
   t.textContent = new Date(t.getAttribute("datetime")).toLocaleString([], {year: "numeric", month: "short", day: "numeric",
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"});
 }
-</script>
-</body></html>
-`))
+`
 
 // Sheet writes the printable page: PerPage nodes per A4 page, each with
 // its alias, a QR code of its Clams link, its short form, the expiry and
@@ -114,7 +132,11 @@ for (const t of document.querySelectorAll("time[datetime]")) {
 func Sheet(w io.Writer, o Order) error {
 	var pages []page
 	for i, n := range o.Nodes {
-		png, err := QRPNG(n, 6)
+		link := n.ClamsURL
+		if l, ok := o.QRLinks[n.Index]; ok {
+			link = l
+		}
+		png, err := qrPNG(n, link, 6)
 		if err != nil {
 			return err
 		}
@@ -127,6 +149,7 @@ func Sheet(w io.Writer, o Order) error {
 	}
 	return sheet.Execute(w, map[string]any{
 		"ID": o.ID, "Pages": pages, "Instructions": Instructions,
+		"CSS": template.CSS(SheetCSS), "Script": template.JS(SheetScript), "ScriptSrc": o.ScriptSrc,
 		"ExpiresISO": o.Expires.UTC().Format(time.RFC3339),
 		"ExpiresUTC": o.Expires.UTC().Format("2 Jan 2006 15:04 UTC"),
 	})

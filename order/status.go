@@ -1,6 +1,7 @@
 package order
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -85,19 +86,33 @@ type Node struct {
 
 // Deployment is deployment_details once an order is paid.
 type Deployment struct {
-	PluginVersion     string           `json:"lnlive_plugin_version"`
-	VMExpirationDate  string           `json:"vm_expiration_date"`
-	Status            DeploymentStatus `json:"status"`
-	ConnectionStrings []string         `json:"connection_strings,omitempty"`
-	Nodes             []Node           `json:"nodes,omitempty"`
-	Topology          Topology         `json:"topology,omitempty"`
-	Progress          *Progress        `json:"progress,omitempty"`
-	Error             string           `json:"error,omitempty"`
+	PluginVersion    string           `json:"lnlive_plugin_version"`
+	VMExpirationDate string           `json:"vm_expiration_date"`
+	Status           DeploymentStatus `json:"status"`
+	// ConnectionStrings is always a JSON array: [] until the nodes exist
+	// and after they are withdrawn (SPEC §3). The original front end reads
+	// its length while the order deploys, and throws on a missing field.
+	ConnectionStrings []string  `json:"connection_strings"`
+	Nodes             []Node    `json:"nodes,omitempty"`
+	Topology          Topology  `json:"topology,omitempty"`
+	Progress          *Progress `json:"progress,omitempty"`
+	Error             string    `json:"error,omitempty"`
 	// Extensions are the paid extensions, in the order they were served;
 	// VMExpirationDate includes them.
 	Extensions []Extension `json:"extensions,omitempty"`
 	// UnservedPayments are payments that extended nothing: refunds due.
 	UnservedPayments []UnservedPayment `json:"unserved_payments,omitempty"`
+}
+
+// MarshalJSON writes ConnectionStrings as [] rather than null when there
+// are none.
+func (d Deployment) MarshalJSON() ([]byte, error) {
+	type plain Deployment
+	p := plain(d)
+	if p.ConnectionStrings == nil {
+		p.ConnectionStrings = []string{}
+	}
+	return json.Marshal(p)
 }
 
 // StatusReply is the result of lnplaylive-invoicestatus. DeploymentDetails is

@@ -28,6 +28,19 @@ const DefaultTopology = TopologyMesh
 // Topologies lists what createorder accepts, the default first.
 var Topologies = []Topology{TopologyMesh, TopologyPrism, TopologyNone}
 
+// Summary is the topology in one line, for a buyer choosing one.
+func (t Topology) Summary() string {
+	switch t.OrDefault() {
+	case TopologyMesh:
+		return "A ring with a shortcut from every node: everyone can pay everyone, in a few hops, in both directions."
+	case TopologyPrism:
+		return "Node 1 to node 2, then node 2 to every other node: at most two hops, and node 2 routes everything."
+	case TopologyNone:
+		return "Funded, connected nodes and no channels: the workshop opens its own."
+	}
+	return ""
+}
+
 // OrDefault maps the empty topology (orders from before topologies
 // existed, and requests without one) to the default.
 func (t Topology) OrDefault() Topology {

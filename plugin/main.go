@@ -73,6 +73,20 @@ type extendOrderManifest struct {
 func (*extendOrderManifest) Name() string     { return "lnplaylive-extendorder" }
 func (*extendOrderManifest) New() interface{} { return &extendOrderManifest{} }
 
+type productsManifest struct{ notDispatched }
+
+func (*productsManifest) Name() string     { return "lnplaylive-products" }
+func (*productsManifest) New() interface{} { return &productsManifest{} }
+
+type paymentManifest struct {
+	notDispatched
+	InvoiceID json.RawMessage `json:"invoice_id"`
+	Extension json.RawMessage `json:"extension,omitempty"`
+}
+
+func (*paymentManifest) Name() string     { return "lnplaylive-payment" }
+func (*paymentManifest) New() interface{} { return &paymentManifest{} }
+
 // notDispatched is unexported so glightning's usage builder skips it.
 type notDispatched = NotDispatched
 
@@ -116,6 +130,12 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		}},
 		{Manifest: &extendOrderManifest{}, Description: "Extend a provisioned order by hours: an invoice (or offer) for the extra time", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.ExtendOrder(ctx, p)
+		}},
+		{Manifest: &productsManifest{}, Description: "What is on sale: sizes and prices per node-hour, hours, topologies, payment types", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+			return svc.Products(ctx, p)
+		}},
+		{Manifest: &paymentManifest{}, Description: "What an order (or its extension) asks to be paid: the invoice or offer, amount, expiry and state", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+			return svc.Payment(ctx, p)
 		}},
 	} {
 		if err := h.AddMethod(m); err != nil {

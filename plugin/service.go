@@ -51,6 +51,8 @@ type Lightning interface {
 	DeleteInvoice(ctx context.Context, label, status string) error
 	CreateOffer(ctx context.Context, req cln.OfferRequest) (cln.Offer, error)
 	DisableOffer(ctx context.Context, offerID string) error
+	OfferByID(ctx context.Context, offerID string) (cln.Offer, bool, error)
+	DecodeOffer(ctx context.Context, bolt12 string) (cln.DecodedOffer, error)
 	InvoicesByOffer(ctx context.Context, offerID string) ([]cln.Invoice, error)
 	GetString(ctx context.Context, key []string) (string, bool, error)
 	PutString(ctx context.Context, key []string, value, mode string) error

@@ -93,3 +93,23 @@ func (c *Client) ListStrings(ctx context.Context, key []string) (map[string]stri
 	}
 	return out, nil
 }
+
+// DecodedOffer is what `decode` says of a BOLT12 offer (schemas/decode.json).
+type DecodedOffer struct {
+	Valid          bool   `json:"valid"`
+	AmountMsat     uint64 `json:"offer_amount_msat"`
+	Description    string `json:"offer_description"`
+	AbsoluteExpiry int64  `json:"offer_absolute_expiry"`
+}
+
+// DecodeOffer calls `decode` on a bolt12 offer string.
+func (c *Client) DecodeOffer(ctx context.Context, bolt12 string) (DecodedOffer, error) {
+	var d DecodedOffer
+	if err := c.Call(ctx, "decode", map[string]any{"string": bolt12}, &d); err != nil {
+		return DecodedOffer{}, err
+	}
+	if !d.Valid {
+		return DecodedOffer{}, fmt.Errorf("decode: lightningd says offer %.24s… is not valid", bolt12)
+	}
+	return d, nil
+}

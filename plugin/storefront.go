@@ -1,0 +1,77 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/plugin/cln"
+)
+
+// The two methods a storefront needs beside the order methods: what is on
+// sale, and what an order asks to be paid. Both only read.
+
+// Products is lnplaylive-products: the sizes and their prices, the hours
+// and the payment types on sale.
+func (s *Service) Products(context.Context, json.RawMessage) (*order.ProductsReply, error) {
+	r := s.cfg.Products.Catalogue(s.cfg.Offers, s.cfg.DevHour)
+	return &r, nil
+}
+
+// Payment is lnplaylive-payment: the invoice (or offer) of an order or of
+// one of its extensions, as the customer was first shown it, with its
+// state. The order id is the bearer: whoever holds it may pay.
+func (s *Service) Payment(ctx context.Context, params json.RawMessage) (*order.PaymentReply, error) {
+	id, n, err := order.ParsePayment(params)
+	if err != nil {
+		return nil, err
+	}
+	label := id.Label()
+	if n > 0 {
+		label = order.ExtensionLabel(id, n)
+	}
+	r := &order.PaymentReply{InvoiceID: id, Extension: n, Label: label}
+	inv, found, err := s.ln.InvoiceByLabel(ctx, label)
+	if err != nil {
+		return nil, fmt.Errorf("look up invoice: %w", err)
+	}
+	if found {
+		r.PaymentType, r.BOLT11Invoice = order.PaymentTypeBolt11, inv.Bolt11
+		r.AmountMsat, r.Description = inv.AmountMsat, inv.Description
+	} else {
+		if inv, found, err = s.offerInvoice(ctx, label); err != nil {
+			return nil, fmt.Errorf("look up offer: %w", err)
+		}
+		if !found {
+			return nil, order.ErrNoSuchOrder
+		}
+		o, ok, err := s.ln.OfferByID(ctx, inv.LocalOfferID)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("look up offer %s of %s: %w (found %v)", inv.LocalOfferID, label, err, ok)
+		}
+		d, err := s.ln.DecodeOffer(ctx, o.Bolt12)
+		if err != nil {
+			return nil, fmt.Errorf("offer of %s: %w", label, err)
+		}
+		r.PaymentType, r.BOLT12Offer = order.PaymentTypeBolt12, o.Bolt12
+		r.AmountMsat, r.Description = d.AmountMsat, d.Description
+		if inv.Status != cln.StatusPaid {
+			inv.ExpiresAt = d.AbsoluteExpiry
+		}
+	}
+	r.Status = order.InvoiceStatus(inv.Status)
+	r.ExpiresAt = order.FormatTime(time.Unix(inv.ExpiresAt, 0))
+	if n > 0 {
+		_, r.Hours, err = order.ParseExtendDescription(r.Description)
+	} else {
+		var req order.Request
+		req, err = order.ParseDescription(r.Description)
+		r.NodeCount, r.Hours, r.Topology = req.NodeCount, req.Hours, req.Topology.OrDefault()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", label, err)
+	}
+	return r, nil
+}
