@@ -23,6 +23,8 @@ $(BIN)/temporal:
 # render the printable hand-out sheet as a person would see it.
 DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g chromium poppler-utils \
 	libevent-2.1-7 libevent-core-2.1-7 libevent-pthreads-2.1-7 iproute2 util-linux
+# axe-core, from npm: the storefront's browser test checks every page with it.
+AXE_VERSION := 4.14.1
 SHARED := $(or $(LNPLAYLIVE_SHARED),$(CURDIR)/../shared)
 CLN_TARBALL := $(SHARED)/cln/bin/cln-v25.12.1-debian12-amd64.tar.xz
 # Real Bitcoin Core (../shared/bitcoin/REAL-BITCOIND.md): the playground's
@@ -39,6 +41,10 @@ deps:
 	fi
 	@if [ ! -x .data/bitcoin-v27.99-413844f1/bin/bitcoind ] && [ -f $(BITCOIN_TARBALL) ]; then \
 		mkdir -p .data && tar xJf $(BITCOIN_TARBALL) -C .data/; \
+	fi
+	@if [ ! -f .data/npm/node_modules/axe-core/axe.min.js ]; then \
+		command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
+		mkdir -p .data/npm && npm install --silent --no-save --no-audit --no-fund --prefix .data/npm axe-core@$(AXE_VERSION); \
 	fi
 
 # The production shape without containers (issue 16): Temporal's server and

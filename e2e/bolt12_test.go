@@ -32,16 +32,25 @@ type seller struct {
 
 func newSeller(t *testing.T, f *faultEnv) *seller {
 	t.Helper()
+	s := sellerOn(t, f.system)
+	s.f = f
+	return s
+}
+
+// sellerOn is the plugin inside a real lightningd on a system's Temporal
+// and worker, with a paying node; orders need no adopting (a host pool).
+func sellerOn(t *testing.T, sys *system) *seller {
+	t.Helper()
 	pluginBin, err := testbin.Path("lnplaylive-plugin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"--developer", "--dev-bitcoind-poll=1", "--plugin=" + pluginBin}
-	for k, v := range f.pluginCfg.Options {
+	for k, v := range sys.pluginCfg.Options {
 		args = append(args, fmt.Sprintf("--%s=%v", k, v))
 	}
 	node := realcln.Start(t, args...)
-	s := &seller{f: f, node: node, payer: realPayer(t, node)}
+	s := &seller{node: node, payer: realPayer(t, node)}
 	s.rpc, err = cln.Dial(context.Background(), filepath.Join(node.Dir, "regtest", "lightning-rpc"), "bolt12-test")
 	if err != nil {
 		t.Fatal(err)

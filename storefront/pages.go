@@ -19,8 +19,10 @@ import (
 type pageData struct {
 	Title  string
 	Prefix string
-	// Refresh, when set, reloads the page that often without JavaScript.
-	Refresh int
+	// Refresh, when set, reloads the page that often without JavaScript;
+	// RefreshOff offers a link that stops it.
+	Refresh    int
+	RefreshOff bool
 	Error   *errorPage
 
 	Buy   *buyView
@@ -229,14 +231,18 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: "Your lnplay.live order", Order: &orderView{
 		ID: id, URL: s.absolute(r, s.orderURL(id)), Events: s.orderURL(id) + "/events",
 		Version: snap.version, Fragment: template.HTML(snap.fragment), State: state}}
-	switch state {
-	case stateUnpaid:
-		d.Refresh = 5
-	case stateQueued, stateDeploying:
-		d.Refresh = 3
-	case stateProvisioned:
-		d.Refresh = 60
+	// Without JavaScript the page reloads itself while something is
+	// coming (a payment, the nodes), unless the reader turned that off
+	// (WCAG 2.2.1: a page that refreshes must let its reader stop it).
+	if r.URL.Query().Get("refresh") != "off" {
+		switch state {
+		case stateUnpaid:
+			d.Refresh = 5
+		case stateQueued, stateDeploying:
+			d.Refresh = 3
+		}
 	}
+	d.RefreshOff = d.Refresh > 0
 	s.renderPage(w, r, http.StatusOK, "order", d)
 }
 
@@ -353,7 +359,10 @@ func (s *Server) payPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	d := pageData{Title: fmt.Sprintf("Extend by %s", hoursText(p.Hours)), Refresh: 5, Pay: pv,
+	d := pageData{Title: fmt.Sprintf("Extend by %s", hoursText(p.Hours)), Pay: pv,
 		Order: &orderView{ID: id, URL: s.absolute(r, s.orderURL(id)), Events: s.orderURL(id) + "/events", Extension: n}}
+	if r.URL.Query().Get("refresh") != "off" {
+		d.Refresh, d.RefreshOff = 5, true
+	}
 	s.renderPage(w, r, http.StatusOK, "pay", d)
 }

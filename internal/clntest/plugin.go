@@ -27,8 +27,10 @@ type Manifest struct {
 		Description string          `json:"description"`
 	} `json:"options"`
 	RPCMethods []struct {
-		Name  string `json:"name"`
-		Usage string `json:"usage"`
+		Name string `json:"name"`
+		// Usage must be there; lightningd takes an empty one (a method
+		// without parameters).
+		Usage *string `json:"usage"`
 	} `json:"rpcmethods"`
 	Subscriptions []string        `json:"subscriptions"`
 	Dynamic       bool            `json:"dynamic"`
@@ -157,7 +159,7 @@ func (p *Plugin) checkManifest(raw json.RawMessage) error {
 		return fmt.Errorf("manifest: %w", err)
 	}
 	for _, r := range p.Manifest.RPCMethods {
-		if r.Name == "" || r.Usage == "" {
+		if r.Name == "" || r.Usage == nil {
 			return fmt.Errorf("rpcmethod %q needs a name and a usage", r.Name)
 		}
 	}
