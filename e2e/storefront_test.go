@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"io"
 	_ "image/png"
 	"net"
 	"net/http"
@@ -509,6 +510,91 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		waitState(t, ctx, "provisioned", 3*time.Minute, nil)
 		tabTo(t, ctx, "a.clams")
 		checkNodeLinks(t, ctx, s, id)
+	})
+
+	t.Run("bad input gets a 4xx page and creates nothing", func(t *testing.T) {
+		invoices := func() int {
+			var li struct {
+				Invoices []json.RawMessage `json:"invoices"`
+			}
+			if err := s.call("listinvoices", map[string]any{}, &li); err != nil {
+				t.Fatal(err)
+			}
+			return len(li.Invoices)
+		}
+		before := invoices()
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		post := func(path, body string) *http.Response {
+			r, err := noFollow.Post(sh.url+path, "application/x-www-form-urlencoded", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+			return r
+		}
+		for _, c := range []struct{ what, path, body string }{
+			{"unknown size", "/order", "node_count=9&hours=3"},
+			{"huge hours", "/order", "node_count=8&hours=99999999999999999999"},
+			{"hours below the floor", "/order", "node_count=8&hours=2"},
+			{"an unknown topology", "/order", "node_count=8&hours=3&topology=ring"},
+			{"header injection", "/order", "node_count=8&hours=3&topology=mesh%0d%0aSet-Cookie:%20x=1"},
+			{"a field twice", "/order", "node_count=8&node_count=16&hours=3"},
+			{"an oversized body", "/order", "node_count=8&hours=3&pad=" + strings.Repeat("x", 10000)},
+			{"extend a forged order", "/order/00000000-0000-4000-8000-000000000000/extend", "hours=2"},
+			{"extend with no hours", "/order/" + string(unpaidID) + "/extend", ""},
+		} {
+			r := post(c.path, c.body)
+			if r.StatusCode < 400 || r.StatusCode >= 500 || r.Header.Get("Set-Cookie") != "" {
+				t.Errorf("%s: %d %v; want a 4xx page", c.what, r.StatusCode, r.Header)
+			}
+		}
+		for _, path := range []string{"/order/not-an-order", "/order/00000000-0000-4000-8000-000000000000", "/order/%0d%0aSet-Cookie:x=1",
+			"/order/" + strings.ToUpper(string(unpaidID)), "/n/AAAAAAAAAAAAAAAAAAAAAA", "/n/%2e%2e", "/order/" + string(unpaidID) + "/pay/0",
+			"/order/" + string(unpaidID) + "/sheet"} {
+			r, err := noFollow.Get(sh.url + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode < 400 || r.StatusCode >= 500 {
+				t.Errorf("GET %s: %d; want a 4xx page", path, r.StatusCode)
+			}
+		}
+		if after := invoices(); after != before {
+			t.Fatalf("bad input made %d invoices", after-before)
+		}
+		// The order pages' headers.
+		r, err := http.Get(sh.url + "/order/" + string(unpaidID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		h := r.Header
+		if h.Get("Cache-Control") != "no-store" || h.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(h.Get("X-Robots-Tag"), "noindex") ||
+			!strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self';") || strings.Contains(h.Get("Content-Security-Policy"), "unsafe") {
+			t.Fatalf("order page headers: %v", h)
+		}
+	})
+
+	t.Run("one client cannot fill the unpaid invoices: 429 with Retry-After", func(t *testing.T) {
+		limited := startShop(t, s, "LNPLAYLIVE_WEB_ORDERS_BURST=2", "LNPLAYLIVE_WEB_ORDERS_EVERY=1h")
+		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		var codes []int
+		for range 3 {
+			r, err := noFollow.Post(limited.url+"/order", "application/x-www-form-urlencoded", strings.NewReader("node_count=8&hours=3"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			codes = append(codes, r.StatusCode)
+			if r.StatusCode == http.StatusTooManyRequests && r.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		}
+		if fmt.Sprint(codes) != "[303 303 429]" {
+			t.Fatalf("three orders from one client with a burst of 2: %v", codes)
+		}
 	})
 
 	t.Run("the original app's reads work on every status", func(t *testing.T) {
