@@ -112,6 +112,9 @@ bench: deps temporal stack-deps stack-bin
 	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
 		$(GO) test -count=1 -timeout 60m -run 'TestBenchRealChain' -v ./infra/playground 2>&1 | tee .data/bench-realchain.log | \
 		grep -E '^\s*bench_realchain_test\.go:[0-9]+: |^(ok|FAIL|--- )'
+	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
+		$(GO) test -count=1 -timeout 20m -run 'TestBenchStorefront' -v ./e2e 2>&1 | tee .data/bench-storefront.log | \
+		grep -E '^\s*bench_storefront_test\.go:[0-9]+: |^\s*\||^(ok|FAIL|--- )'
 	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
 		$(GO) test -count=1 -timeout 30m -run 'TestBenchmarks' -v ./e2e 2>&1 | tee .data/bench.log | \
 		grep -E '^\s*bench_(test|model_test)\.go:[0-9]+: |^(ok|FAIL|--- )'

@@ -636,10 +636,12 @@ func writeBenchmarks(t *testing.T, sections []benchSection, profDir string) {
 			b.WriteString("\n" + n + "\n")
 		}
 	}
-	// The real-chain provisioning bench (infra/playground) ran first and
-	// left its section.
-	if sec, err := os.ReadFile(filepath.Join(profDir, "realchain.md")); err == nil {
-		b.WriteString("\n" + string(sec))
+	// The real-chain provisioning bench (infra/playground) and the
+	// storefront's ran first and left their sections.
+	for _, name := range []string{"realchain.md", "storefront.md"} {
+		if sec, err := os.ReadFile(filepath.Join(profDir, name)); err == nil {
+			b.WriteString("\n" + string(sec))
+		}
 	}
 	t.Log("\n" + b.String())
 	if out := os.Getenv("LNPLAYLIVE_BENCH_OUT"); out != "" {

@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"io"
 	_ "image/png"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/makiuchi-d/gozxing"
@@ -630,4 +630,3 @@ func groupThousands(n uint64) string {
 	}
 	return b.String()
 }
-

@@ -48,9 +48,11 @@ type watch struct {
 	id     order.ID
 	subs   map[chan struct{}]struct{}
 	latest *snapshot
-	// started is when the last fetch began: fetches are at least an
-	// interval apart. inflight is closed when that fetch ends.
-	started  time.Time
+	// answered is when the last fetch's answer came back: the next one
+	// starts at least an interval later, so lightningd never sees two
+	// within an interval, however its socket delays them. inflight is
+	// closed when a fetch ends.
+	answered time.Time
 	inflight chan struct{}
 	err      error
 	polling  bool
@@ -90,19 +92,18 @@ func (h *hub) fetch(ctx context.Context, w *watch) (*snapshot, error) {
 			h.mu.Lock()
 			continue
 		}
-		if w.latest != nil && time.Since(w.started) < h.interval {
+		if w.latest != nil && time.Since(w.answered) < h.interval {
 			s := w.latest
 			h.mu.Unlock()
 			return s, nil
 		}
-		if w.err != nil && time.Since(w.started) < h.interval {
+		if w.err != nil && time.Since(w.answered) < h.interval {
 			err := w.err
 			h.mu.Unlock()
 			return nil, err
 		}
 		break
 	}
-	w.started = time.Now()
 	w.inflight = make(chan struct{})
 	payment := w.payment
 	h.mu.Unlock()
@@ -110,6 +111,7 @@ func (h *hub) fetch(ctx context.Context, w *watch) (*snapshot, error) {
 	s, pay, err := h.ask(ctx, w.id, payment)
 
 	h.mu.Lock()
+	w.answered = time.Now()
 	close(w.inflight)
 	w.inflight = nil
 	w.err = err
@@ -142,7 +144,7 @@ func (h *hub) forgetIdle(w *watch) {
 	time.AfterFunc(h.interval, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if len(w.subs) == 0 && !w.polling && w.inflight == nil && time.Since(w.started) >= h.interval && h.watches[w.id] == w {
+		if len(w.subs) == 0 && !w.polling && w.inflight == nil && time.Since(w.answered) >= h.interval && h.watches[w.id] == w {
 			delete(h.watches, w.id)
 		}
 	})
@@ -210,9 +212,9 @@ func (h *hub) poll(w *watch) {
 			h.mu.Unlock()
 			return
 		}
-		wait := h.interval - time.Since(w.started)
+		wait := h.interval - time.Since(w.answered)
 		if s := w.latest; s != nil && settled(s.status) {
-			wait = 10*h.interval - time.Since(w.started)
+			wait = 10*h.interval - time.Since(w.answered)
 		}
 		h.mu.Unlock()
 		if wait > 0 {

@@ -23,7 +23,7 @@ type pageData struct {
 	// RefreshOff offers a link that stops it.
 	Refresh    int
 	RefreshOff bool
-	Error   *errorPage
+	Error      *errorPage
 
 	Buy   *buyView
 	Order *orderView

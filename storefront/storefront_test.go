@@ -90,8 +90,8 @@ func TestShortLinksRoundTripAndResistForgery(t *testing.T) {
 func TestClientAddrBelievesOnlyTrustedProxies(t *testing.T) {
 	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	for _, c := range []struct{ remote, xff, want string }{
-		{"203.0.113.9:5000", "1.2.3.4", "203.0.113.9"},       // not a proxy: its header is ignored
-		{"10.0.0.2:5000", "1.2.3.4", "1.2.3.4"},               // our proxy says who
+		{"203.0.113.9:5000", "1.2.3.4", "203.0.113.9"},             // not a proxy: its header is ignored
+		{"10.0.0.2:5000", "1.2.3.4", "1.2.3.4"},                    // our proxy says who
 		{"10.0.0.2:5000", "6.6.6.6, 1.2.3.4, 10.0.0.3", "1.2.3.4"}, // the rightmost untrusted hop
 		{"10.0.0.2:5000", "garbage", "10.0.0.2"},
 	} {
@@ -105,7 +105,7 @@ func TestClientAddrBelievesOnlyTrustedProxies(t *testing.T) {
 }
 
 // countingNode answers invoicestatus for any order as unpaid, and counts
-// the calls per order.
+// the calls per order (when each reached it).
 type countingNode struct {
 	mu    sync.Mutex
 	calls map[string][]time.Time
