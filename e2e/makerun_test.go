@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +41,8 @@ func TestMakeRunGivesAPlaygroundAndAReadableWebUI(t *testing.T) {
 		"LNPLAYLIVE_DATA_DIR="+data, fmt.Sprintf("TEMPORAL_ADDRESS=127.0.0.1:%d", port), fmt.Sprintf("LNPLAYLIVE_UI_PORT=%d", ui),
 		fmt.Sprintf("LNPLAYLIVE_CODEC_ADDR=127.0.0.1:%d", codecPort), "LNPLAYLIVE_METRICS_ADDR=off",
 		"LNPLAYLIVE_LOCAL_PORTS=22000-22999", "LNPLAYLIVE_SSH_KEY_FILE="+filepath.Join(data, "no-key"),
-		"HCLOUD_TOKEN=", "LNPLAYLIVE_HOSTS_FILE=", "LNPLAYLIVE_PROVIDER=", "LNPLAYLIVE_CODEC_KEYS_FILE=", "LNPLAYLIVE_TASK_QUEUE=")
+		"HCLOUD_TOKEN=", "LNPLAYLIVE_HOSTS_FILE=", "LNPLAYLIVE_PROVIDER=", "LNPLAYLIVE_CODEC_KEYS_FILE=", "LNPLAYLIVE_TASK_QUEUE=",
+		fmt.Sprintf("LNPLAYLIVE_WEB_ADDR=127.0.0.1:%d", devserver.FreePort(t)), fmt.Sprintf("LNPLAYLIVE_DEV_PORT_BASE=%d", 30000+os.Getpid()%20000))
 	out := &syncBuffer{}
 	cmd := exec.Command("bash", filepath.Join(repo, "scripts", "run.sh"))
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
@@ -75,6 +78,44 @@ func TestMakeRunGivesAPlaygroundAndAReadableWebUI(t *testing.T) {
 		}
 		return string(o)
 	}
+	// The storefront on its regtest payment node: buy in it, pay from the
+	// second node with `lnplaylive dev pay`, and the order is paid.
+	shopURL := regexp.MustCompile(`Storefront: (http://\S+)/ `).FindStringSubmatch(out.String())
+	if shopURL == nil {
+		t.Fatalf("make run printed no storefront URL:\n%s", out.String())
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Post(shopURL[1]+"/order", "application/x-www-form-urlencoded", strings.NewReader("node_count=8&hours=3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	shopPage := shopURL[1] + resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("buying in the storefront: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(shopPage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	invoice := regexp.MustCompile(`id="pay-text"[^>]*>(lnbcrt[0-9a-z]+)<`).FindSubmatch(body)
+	if invoice == nil {
+		t.Fatalf("the order page %s shows no invoice:\n%s", shopPage, body)
+	}
+	if paid := cli("dev", "pay", string(invoice[1])); !strings.Contains(paid, "paid: complete") {
+		t.Fatalf("dev pay: %s", paid)
+	}
+	shopID := shopPage[strings.LastIndex(shopPage, "/")+1:]
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(cli("orders", "show", shopID, "--json"), `"provisioned"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the storefront's order never provisioned: %s", cli("orders", "show", shopID, "--json"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	cli("orders", "teardown", shopID, "--yes")
+
 	created := cli("orders", "create", "--nodes", "8", "--hours", "3", "--reason", "demo")
 	id := regexp.MustCompile(`order ([0-9a-f-]{36}) issued`).FindStringSubmatch(created)
 	if id == nil {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole system on embedded defaults. Starts the Temporal dev
-# server (SQLite under ./.data, Web UI on :8233) and the worker, prints how to
-# load the plugin into lightningd, and stops everything on Ctrl-C.
+# server (SQLite under ./.data, Web UI on :8233), the worker, and the
+# storefront on a regtest payment node with a node to pay from (when a
+# lightningd and bitcoind can be had); prints how to load the plugin into
+# your own lightningd, and stops everything on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything this run keeps (Temporal's database, logs, keys, playgrounds).
@@ -67,6 +69,32 @@ fi
 ./bin/lnplaylive codec-server --addr "$codec_addr" --ui-origin "http://localhost:$ui_port" 2>>"$data/codec-server.log" &
 pids+=($!)
 echo "Codec server: http://$codec_addr (the Web UI uses it: payloads are readable there)"
+# The storefront, on a regtest payment node of its own when one can be had.
+web_addr="${LNPLAYLIVE_WEB_ADDR:-127.0.0.1:8090}"
+dev_rpc=""
+dev_why="LNPLAYLIVE_DEV_NODES=off"
+if [ "${LNPLAYLIVE_DEV_NODES:-auto}" != off ]; then
+	. ./scripts/devnodes.sh
+	dev_nodes || dev_rpc=""
+fi
+if [ -n "$dev_rpc" ]; then
+	LNPLAYLIVE_LIGHTNING_RPC="$dev_rpc" LNPLAYLIVE_WEB_ADDR="$web_addr" ./bin/lnplaylive-web 2>>"$data/web.log" &
+	pids+=($!)
+	cat <<MSG
+
+Storefront: http://$web_addr/  (log $data/web.log)
+  Buy a playground there, then pay its invoice or offer from the second node:
+    bin/lnplaylive dev pay <invoice or offer>
+  The payment node (with the plugin): lightning-cli --network=regtest --lightning-dir=$data/dev/seller
+MSG
+else
+	cat <<MSG
+
+Storefront: not started ($dev_why).
+  Against your own node with the plugin loaded (below):
+    LNPLAYLIVE_LIGHTNING_RPC=<lightning-dir>/regtest/lightning-rpc bin/lnplaylive-web
+MSG
+fi
 cat <<MSG
 
 Load the plugin into Core Lightning:
