@@ -102,28 +102,11 @@ func (s *seller) payInvoice(t *testing.T, bolt11 string) {
 // status is invoicestatus through the real lightningd.
 func (s *seller) status(t *testing.T, id order.ID, paymentType string) order.StatusReply {
 	t.Helper()
-	var raw json.RawMessage
-	if err := s.call("lnplaylive-invoicestatus", map[string]any{"payment_type": paymentType, "invoice_id": id}, &raw); err != nil {
+	var st order.StatusReply
+	if err := s.call("lnplaylive-invoicestatus", map[string]any{"payment_type": paymentType, "invoice_id": id}, &st); err != nil {
 		t.Fatalf("invoicestatus %s: %v", id, err)
 	}
-	var st struct {
-		order.StatusReply
-		DeploymentDetails json.RawMessage `json:"deployment_details"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatal(err)
-	}
-	reply := st.StatusReply
-	if st.DeploymentDetails[0] == '{' {
-		var d order.Deployment
-		if err := json.Unmarshal(st.DeploymentDetails, &d); err != nil {
-			t.Fatal(err)
-		}
-		reply.DeploymentDetails = &d
-	} else {
-		reply.DeploymentDetails = order.NotDeployed
-	}
-	return reply
+	return st
 }
 
 // waitDeployment waits until an order's deployment satisfies ok.

@@ -189,21 +189,29 @@ func orderOfPage(t *testing.T, ctx context.Context) order.ID {
 // read the screen.
 func decodeQR(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	do(t, ctx, "scroll to "+sel, chromedp.ScrollIntoView(chromedp.CSS(sel)))
-	png := get(t, ctx, "screenshot "+sel, chromedp.Screenshot(chromedp.CSS(sel)))
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		t.Fatal(err)
+	// A phone's camera takes another look too: an element caught while
+	// the page still lays out (an image decoding, a scroll) is taken again.
+	var last error
+	for range 5 {
+		do(t, ctx, "scroll to "+sel, chromedp.ScrollIntoView(chromedp.CSS(sel)))
+		png := get(t, ctx, "screenshot "+sel, chromedp.Screenshot(chromedp.CSS(sel)))
+		img, _, err := image.Decode(bytes.NewReader(png))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+		if err == nil {
+			return res.GetText()
+		}
+		last = err
+		time.Sleep(300 * time.Millisecond)
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		t.Fatalf("decode the QR code of %s from a screenshot: %v", sel, err)
-	}
-	return res.GetText()
+	t.Fatalf("decode the QR code of %s from a screenshot: %v", sel, last)
+	return ""
 }
 
 // axeCheck injects axe-core and fails on any serious or critical violation.
@@ -289,9 +297,9 @@ func (s *seller) payment(t *testing.T, id order.ID, extension int) order.Payment
 
 // checkNodeLinks checks every Clams link on a provisioned order's page,
 // and every short link followed through its redirect, against the API.
-func checkNodeLinks(t *testing.T, ctx context.Context, s *seller, id order.ID) *order.Deployment {
+func checkNodeLinks(t *testing.T, ctx context.Context, s *seller, id order.ID, paymentType string) *order.Deployment {
 	t.Helper()
-	d := s.status(t, id, order.PaymentTypeBolt11).DeploymentDetails.(*order.Deployment)
+	d := s.status(t, id, paymentType).Deployment()
 	if d.Status != order.Provisioned || len(d.Nodes) != 8 {
 		t.Fatalf("order %s: %s with %d nodes", id, d.Status, len(d.Nodes))
 	}
@@ -334,7 +342,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 	if _, err := os.Stat(axePath()); err != nil {
 		t.Fatalf("axe-core is missing (%v): run `make deps`", err)
 	}
-	p := newPool(t, 1, 4)
+	p := newPool(t, 1, 5)
 	sys := newSystem(t, options{workerEnv: p.env, invoiceExpiry: 45, pluginOptions: map[string]any{
 		// A development hour of 40 s: a 3-hour order lasts two minutes.
 		"lnplaylive-dev-hour-seconds": 40,
@@ -361,9 +369,10 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS("#hours"), "3"))
 		eval[bool](t, ctx, `document.getElementById("hours").dispatchEvent(new Event("input", {bubbles: true}))`)
 		total := text(t, ctx, "#total-amount")
-		want := order.DefaultProducts().PriceMsat(order.Request{NodeCount: 8, Hours: 3})
-		if total != fmt.Sprintf("%s sats", groupThousands(want/1000)) {
-			t.Fatalf("total before buying %q; want %d sats", total, want/1000)
+		// 8 nodes × 3 hours × 200 sat (the default price of a node-hour).
+		const want = 4_800_000
+		if total != "4,800 sats" {
+			t.Fatalf("total before buying %q; want 4,800 sats", total)
 		}
 		do(t, ctx, "buy", chromedp.Click(chromedp.CSS("#buy-button")), chromedp.WaitVisible(chromedp.CSS("#pay-qr")))
 		id := orderOfPage(t, ctx)
@@ -376,7 +385,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		}
 		payText := get(t, ctx, "pay text", chromedp.Value(chromedp.CSS("#pay-text")))
 		title := text(t, ctx, "#pay-title")
-		if payText != pay.BOLT11Invoice || !strings.Contains(title, groupThousands(want/1000)) {
+		if payText != pay.BOLT11Invoice || !strings.Contains(title, "4,800 sats") {
 			t.Fatalf("pay box shows %q, %q", title, payText)
 		}
 		axeCheck(t, ctx, "pay")
@@ -405,7 +414,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		if len(states) < 2 || (states[0] != "deploying" && states[0] != "queued") || states[len(states)-1] != "provisioned" {
 			t.Fatalf("the page went through %v; want progress, then provisioned, without a reload", states)
 		}
-		d := checkNodeLinks(t, ctx, s, id)
+		d := checkNodeLinks(t, ctx, s, id, order.PaymentTypeBolt11)
 		statuses = append(statuses, s.rawStatus(t, id))
 		axeCheck(t, ctx, "provisioned")
 		screenshots(t, ctx, "4-provisioned")
@@ -434,7 +443,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		s.payInvoice(t, ext.BOLT11Invoice)
 		do(t, ctx, "back to the order", chromedp.WaitVisible(chromedp.CSS(".extensions")))
 		extText := text(t, ctx, ".extensions")
-		after := s.status(t, id, order.PaymentTypeBolt11).DeploymentDetails.(*order.Deployment)
+		after := s.status(t, id, order.PaymentTypeBolt11).Deployment()
 		end, _ := time.Parse(time.RFC3339, d.VMExpirationDate)
 		if after.VMExpirationDate != order.FormatTime(end.Add(2*40*time.Second)) {
 			t.Fatalf("after the extension the order ends %s; it ended %s", after.VMExpirationDate, d.VMExpirationDate)
@@ -473,7 +482,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		s.payInvoice(t, pay.BOLT11Invoice)
 		// The page refreshes itself (a <noscript> refresh).
 		waitState(t, ctx, "provisioned", 3*time.Minute, nil)
-		checkNodeLinks(t, ctx, s, id)
+		checkNodeLinks(t, ctx, s, id, order.PaymentTypeBolt11)
 		if eval[bool](t, ctx, `document.documentElement.classList.contains("js")`) {
 			t.Fatal("the page's script ran")
 		}
@@ -489,9 +498,8 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		tabTo(t, ctx, "#hours")
 		do(t, ctx, "type hours", chromedp.KeyEvent(kb.End), chromedp.KeyEvent(kb.Backspace), chromedp.KeyEvent("4"))
 		total := text(t, ctx, "#total-amount")
-		want := order.DefaultProducts().PriceMsat(order.Request{NodeCount: 8, Hours: 4})
-		if total != groupThousands(want/1000)+" sats" {
-			t.Fatalf("total after typing 4 hours: %q; want %d sats", total, want/1000)
+		if total != "6,400 sats" { // 8 × 4 × 200
+			t.Fatalf("total after typing 4 hours: %q; want 6,400 sats", total)
 		}
 		tabTo(t, ctx, "#buy-button")
 		do(t, ctx, "enter", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS("#pay-qr")))
@@ -509,7 +517,25 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		s.payInvoice(t, pay.BOLT11Invoice)
 		waitState(t, ctx, "provisioned", 3*time.Minute, nil)
 		tabTo(t, ctx, "a.clams")
-		checkNodeLinks(t, ctx, s, id)
+		checkNodeLinks(t, ctx, s, id, order.PaymentTypeBolt11)
+	})
+
+	t.Run("the same purchase paid by a BOLT12 offer", func(t *testing.T) {
+		ctx := tab(t, b)
+		do(t, ctx, "form", chromedp.Navigate(sh.url+"/"), chromedp.WaitVisible(chromedp.CSS("#buy-button")),
+			chromedp.Click(chromedp.CSS(`input[name=payment_type][value="bolt12"]`)), chromedp.Click(chromedp.CSS("#buy-button")),
+			chromedp.WaitVisible(chromedp.CSS("#pay-qr")))
+		id := orderOfPage(t, ctx)
+		pay := s.payment(t, id, 0)
+		if pay.PaymentType != order.PaymentTypeBolt12 || !strings.HasPrefix(pay.BOLT12Offer, "lno1") {
+			t.Fatalf("bought by offer: %+v", pay)
+		}
+		if got := decodeQR(t, ctx, "#pay-qr"); got != strings.ToUpper("lightning:"+pay.BOLT12Offer) {
+			t.Fatalf("the page's QR code says %q; the offer is %q", got, pay.BOLT12Offer)
+		}
+		s.payOffer(t, pay.BOLT12Offer)
+		waitState(t, ctx, "provisioned", 3*time.Minute, nil)
+		checkNodeLinks(t, ctx, s, id, order.PaymentTypeBolt12)
 	})
 
 	t.Run("bad input gets a 4xx page and creates nothing", func(t *testing.T) {
@@ -617,16 +643,4 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 			t.Fatalf("only %d statuses seen", len(statuses))
 		}
 	})
-}
-
-func groupThousands(n uint64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -54,11 +54,16 @@ func FromDeployment(id order.ID, d *order.Deployment) (Order, error) {
 // Short is a node's text form, for reading out or typing: alias, the first
 // and last characters of its id, and where it listens.
 func Short(n order.Node) string {
-	id := n.ID
+	return fmt.Sprintf("%s · %s · %s:%d", n.Alias, ShortID(n.ID), n.Host, n.P2PPort)
+}
+
+// ShortID is a node id as people compare them: its first and last
+// characters.
+func ShortID(id string) string {
 	if len(id) > 16 {
 		id = id[:8] + "…" + id[len(id)-6:]
 	}
-	return fmt.Sprintf("%s · %s · %s:%d", n.Alias, id, n.Host, n.P2PPort)
+	return id
 }
 
 // QRPNG is a node's Clams link as a PNG QR code, pixelsPerModule pixels to

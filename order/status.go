@@ -124,6 +124,35 @@ type StatusReply struct {
 	DeploymentDetails any           `json:"deployment_details"`
 }
 
+// UnmarshalJSON reads a reply as a client gets it: DeploymentDetails
+// becomes NotDeployed or a *Deployment, as the plugin sent it.
+func (r *StatusReply) UnmarshalJSON(b []byte) error {
+	type plain StatusReply
+	var raw struct {
+		plain
+		Details json.RawMessage `json:"deployment_details"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*r = StatusReply(raw.plain)
+	r.DeploymentDetails = NotDeployed
+	if len(raw.Details) > 0 && raw.Details[0] == '{' {
+		d := new(Deployment)
+		if err := json.Unmarshal(raw.Details, d); err != nil {
+			return fmt.Errorf("deployment_details: %w", err)
+		}
+		r.DeploymentDetails = d
+	}
+	return nil
+}
+
+// Deployment is the reply's deployment, nil before payment.
+func (r StatusReply) Deployment() *Deployment {
+	d, _ := r.DeploymentDetails.(*Deployment)
+	return d
+}
+
 // CreateReply is the result of lnplaylive-createorder.
 type CreateReply struct {
 	NodeCount    int    `json:"node_count"`

@@ -24,18 +24,23 @@ type snapshot struct {
 	status  status
 	payment *order.PaymentReply // the order's own payment, until it is paid
 	// fragment is the order page's live part as HTML, and version a hash
-	// of it: a watcher is sent a snapshot only when the version moves.
+	// of what it shows: a watcher is sent a snapshot only when the version
+	// moves.
 	fragment []byte
 	version  string
-	at       time.Time
 }
 
 // renderFunc renders a snapshot's fragment.
 type renderFunc func(*snapshot) ([]byte, error)
 
+// saltFunc names what else a fragment depends on (the price list it
+// shows), so that a change of it renders the fragment again.
+type saltFunc func() string
+
 type hub struct {
 	node     Node
 	render   renderFunc
+	salt     saltFunc
 	interval time.Duration
 	log      *slog.Logger
 
@@ -59,8 +64,8 @@ type watch struct {
 	payment  *order.PaymentReply // fixed once fetched: only its status changes
 }
 
-func newHub(node Node, render renderFunc, interval time.Duration, log *slog.Logger) *hub {
-	return &hub{node: node, render: render, interval: interval, log: log, watches: map[order.ID]*watch{}}
+func newHub(node Node, render renderFunc, salt saltFunc, interval time.Duration, log *slog.Logger) *hub {
+	return &hub{node: node, render: render, salt: salt, interval: interval, log: log, watches: map[order.ID]*watch{}}
 }
 
 // get returns the order's latest snapshot, fetching one if the last is
@@ -105,10 +110,13 @@ func (h *hub) fetch(ctx context.Context, w *watch) (*snapshot, error) {
 		break
 	}
 	w.inflight = make(chan struct{})
-	payment := w.payment
+	payment, prev := w.payment, ""
+	if w.latest != nil {
+		prev = w.latest.version
+	}
 	h.mu.Unlock()
 
-	s, pay, err := h.ask(ctx, w.id, payment)
+	s, pay, err := h.ask(ctx, w.id, payment, prev)
 
 	h.mu.Lock()
 	w.answered = time.Now()
@@ -125,8 +133,6 @@ func (h *hub) fetch(ctx context.Context, w *watch) (*snapshot, error) {
 				default: // it has a wake-up pending: it reads latest then
 				}
 			}
-		} else {
-			w.latest.at = s.at
 		}
 		s = w.latest
 	}
@@ -150,29 +156,41 @@ func (h *hub) forgetIdle(w *watch) {
 	})
 }
 
-// ask calls the node: the status, and while the order is unpaid what it
-// asks to be paid (once: an invoice does not change).
-func (h *hub) ask(ctx context.Context, id order.ID, payment *order.PaymentReply) (*snapshot, *order.PaymentReply, error) {
-	var st status
-	if err := call(ctx, h.node, methodInvoiceStatus, map[string]any{"payment_type": order.PaymentTypeBolt11, "invoice_id": id}, &st); err != nil {
-		return nil, nil, err
-	}
-	if st.InvoiceStatus != order.InvoicePaid && payment == nil {
+// ask calls the node: once, what the order asks to be paid (its payment
+// type says how to ask for its status, and an invoice does not change),
+// then its status. The fragment is rendered only when the answer differs
+// from the last one (prev is its version): an unchanged order costs no
+// rendering, however often it is polled.
+func (h *hub) ask(ctx context.Context, id order.ID, payment *order.PaymentReply, prev string) (*snapshot, *order.PaymentReply, error) {
+	if payment == nil {
 		payment = new(order.PaymentReply)
 		if err := call(ctx, h.node, methodPayment, map[string]any{"invoice_id": id}, payment); err != nil {
 			return nil, nil, err
 		}
 	}
-	s := &snapshot{status: st, at: time.Now()}
+	var st status
+	if err := call(ctx, h.node, methodInvoiceStatus, map[string]any{"payment_type": payment.PaymentType, "invoice_id": id}, &st); err != nil {
+		return nil, nil, err
+	}
+	s := &snapshot{status: st}
 	if st.InvoiceStatus != order.InvoicePaid {
 		s.payment = payment
 	}
-	frag, err := h.render(s)
+	key, err := json.Marshal(struct {
+		Status  status
+		Payment *order.PaymentReply
+		Salt    string
+	}{st, s.payment, h.salt()})
 	if err != nil {
 		return nil, nil, err
 	}
-	sum := sha256.Sum256(frag)
-	s.fragment, s.version = frag, base64.RawURLEncoding.EncodeToString(sum[:12])
+	sum := sha256.Sum256(key)
+	if s.version = base64.RawURLEncoding.EncodeToString(sum[:12]); s.version == prev {
+		return s, payment, nil
+	}
+	if s.fragment, err = h.render(s); err != nil {
+		return nil, nil, err
+	}
 	return s, payment, nil
 }
 
@@ -231,13 +249,13 @@ func (h *hub) poll(w *watch) {
 
 // settled tells a status that nothing but an operator changes.
 func settled(s status) bool {
-	return s.InvoiceStatus == order.InvoiceExpired || (s.Deployment != nil && s.Deployment.Status == order.Expired)
+	return s.InvoiceStatus == order.InvoiceExpired || (s.Deployment() != nil && s.Deployment().Status == order.Expired)
 }
 
 // event is what an event stream sends: the fragment and its version.
 func (s *snapshot) event() []byte {
 	ext := []int{}
-	if d := s.status.Deployment; d != nil {
+	if d := s.status.Deployment(); d != nil {
 		for _, e := range d.Extensions {
 			ext = append(ext, e.N)
 		}

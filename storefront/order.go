@@ -111,7 +111,7 @@ type extensionView struct {
 // the page and in its event stream.
 func (s *Server) renderFragment(snap *snapshot) ([]byte, error) {
 	st := snap.status
-	v := fragmentView{Prefix: s.cfg.Prefix, ID: st.InvoiceID, State: pageState(st), Status: st, D: st.Deployment}
+	v := fragmentView{Prefix: s.cfg.Prefix, ID: st.InvoiceID, State: pageState(st), D: st.Deployment()}
 	if snap.payment != nil {
 		p, err := payViewOf(snap.payment)
 		if err != nil {
@@ -119,7 +119,7 @@ func (s *Server) renderFragment(snap *snapshot) ([]byte, error) {
 		}
 		v.Pay = p
 	}
-	if d := st.Deployment; d != nil {
+	if d := st.Deployment(); d != nil {
 		if t := parseTime(d.VMExpirationDate); !t.IsZero() {
 			v.EndsUTC, v.EndsISO = utc(t), order.FormatTime(t)
 		}
@@ -142,7 +142,7 @@ func (s *Server) renderFragment(snap *snapshot) ([]byte, error) {
 		if d.Status == order.Provisioned {
 			links := s.shortLinks(st.InvoiceID, d.Nodes)
 			for _, n := range d.Nodes {
-				nv := nodeView{Node: n, ShortID: shortID(n.ID), Short: links[n.Index]}
+				nv := nodeView{Node: n, ShortID: handout.ShortID(n.ID), Short: links[n.Index]}
 				target := n.ClamsURL
 				if nv.Short != "" {
 					target = nv.Short
@@ -154,9 +154,7 @@ func (s *Server) renderFragment(snap *snapshot) ([]byte, error) {
 				nv.QR = qr
 				v.Nodes = append(v.Nodes, nv)
 			}
-			if err := s.extendChoices(&v, d); err != nil {
-				return nil, err
-			}
+			s.extendChoices(&v, d)
 		}
 	}
 	var b bytes.Buffer
@@ -166,12 +164,13 @@ func (s *Server) renderFragment(snap *snapshot) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// extendChoices prices an extension of d: the order's rate per hour, and
-// the hours the cap leaves.
-func (s *Server) extendChoices(v *fragmentView, d *order.Deployment) error {
+// extendChoices prices an extension of d at the order's rate per hour.
+// The hours offered go up to the most one order may buy; the plugin
+// refuses, in words, what the order's own cap leaves no room for.
+func (s *Server) extendChoices(v *fragmentView, d *order.Deployment) {
 	cat := s.cachedCatalogue()
 	if cat == nil || len(d.Nodes) == 0 {
-		return nil
+		return
 	}
 	n := len(d.Nodes)
 	for _, sz := range cat.Sizes {
@@ -180,11 +179,7 @@ func (s *Server) extendChoices(v *fragmentView, d *order.Deployment) error {
 		}
 	}
 	v.MaxExtend = cat.MaxHours
-	for _, pt := range cat.PaymentTypes {
-		c := choiceView{Value: pt, Label: strings.ToUpper(pt), Checked: pt == order.PaymentTypeBolt11}
-		v.Payments = append(v.Payments, c)
-	}
-	return nil
+	v.Payments = paymentChoices(*cat, order.PaymentTypeBolt11)
 }
 
 // cachedCatalogue is the last price list fetched, if any (rendering never
@@ -209,7 +204,7 @@ func (s *Server) provisioned(w http.ResponseWriter, r *http.Request) (order.ID, 
 		s.failErr(w, r, err)
 		return "", nil, false
 	}
-	d := snap.status.Deployment
+	d := snap.status.Deployment()
 	if d == nil || d.Status != order.Provisioned {
 		s.fail(w, r, http.StatusConflict, "Not ready", "This order has no nodes to hand out: it is not provisioned (yet, or any more).")
 		return "", nil, false
@@ -305,7 +300,7 @@ func (s *Server) shortLink(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	d := snap.status.Deployment
+	d := snap.status.Deployment()
 	switch {
 	case d != nil && d.Status == order.Provisioned:
 		for _, n := range d.Nodes {

@@ -123,18 +123,7 @@ func (s *Server) buyView(f buyForm, cat order.ProductsReply) *buyView {
 	for _, t := range cat.Topologies {
 		v.Topologies = append(v.Topologies, topologyView{Name: string(t), Summary: t.Summary(), Checked: t == f.Topology})
 	}
-	for _, pt := range cat.PaymentTypes {
-		c := choiceView{Value: pt, Checked: pt == f.PaymentType}
-		switch pt {
-		case order.PaymentTypeBolt11:
-			c.Label, c.Hint = "Invoice (BOLT11)", "Any Lightning wallet."
-		case order.PaymentTypeBolt12:
-			c.Label, c.Hint = "Offer (BOLT12)", "Wallets that read offers: Core Lightning, Phoenix, Zeus and others."
-		default:
-			c.Label = pt
-		}
-		v.Payments = append(v.Payments, c)
-	}
+	v.Payments = paymentChoices(cat, f.PaymentType)
 	for _, h := range []int{3, 6, 8, 24, 48, 168} {
 		if h >= cat.MinHours && h <= cat.MaxHours {
 			v.Presets = append(v.Presets, presetView{Hours: h, Href: s.cfg.Prefix + "/?" + f.query(h)})
@@ -144,6 +133,24 @@ func (s *Server) buyView(f buyForm, cat order.ProductsReply) *buyView {
 	ends := time.Now().Add(time.Duration(f.Hours*max(cat.HourSeconds, 1)) * time.Second)
 	v.EndsUTC, v.EndsISO = utc(ends), order.FormatTime(ends)
 	return v
+}
+
+// paymentChoices are the ways to pay on sale, checked is chosen.
+func paymentChoices(cat order.ProductsReply, checked string) []choiceView {
+	var cs []choiceView
+	for _, pt := range cat.PaymentTypes {
+		c := choiceView{Value: pt, Checked: pt == checked}
+		switch pt {
+		case order.PaymentTypeBolt11:
+			c.Label, c.Hint = "Invoice (BOLT11)", "Any Lightning wallet."
+		case order.PaymentTypeBolt12:
+			c.Label, c.Hint = "Offer (BOLT12)", "Wallets that read offers: Core Lightning, Phoenix, Zeus and others."
+		default:
+			c.Label = pt
+		}
+		cs = append(cs, c)
+	}
+	return cs
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
@@ -162,15 +169,25 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	s.renderPage(w, r, code, "index", d)
 }
 
-func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
+// postedForm reads a posted form, bounded in size, and what is on sale to
+// judge it by; false: it has answered.
+func (s *Server) postedForm(w http.ResponseWriter, r *http.Request) (order.ProductsReply, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.fail(w, r, http.StatusRequestEntityTooLarge, "Form too large", "The form sent was not one of this page's. Nothing was bought.")
-		return
+		return order.ProductsReply{}, false
 	}
 	cat, err := s.catalogue(r.Context())
 	if err != nil {
 		s.failErr(w, r, err)
+		return cat, false
+	}
+	return cat, true
+}
+
+func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
+	cat, ok := s.postedForm(w, r)
+	if !ok {
 		return
 	}
 	f, err := parseBuyForm(r.PostForm, cat)
@@ -308,14 +325,8 @@ func (s *Server) extendOrder(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, errNoSuchOrder)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		s.fail(w, r, http.StatusRequestEntityTooLarge, "Form too large", "The form sent was not one of this page's. Nothing was bought.")
-		return
-	}
-	cat, err := s.catalogue(r.Context())
-	if err != nil {
-		s.failErr(w, r, err)
+	cat, ok := s.postedForm(w, r)
+	if !ok {
 		return
 	}
 	hours, pt, err := parseExtendForm(r.PostForm, cat)

@@ -115,7 +115,7 @@ func New(cfg Config, node Node) (*Server, error) {
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
-	s.hub = newHub(node, s.renderFragment, cfg.PollInterval, cfg.Log)
+	s.hub = newHub(node, s.renderFragment, s.catalogueVersion, s.cfg.PollInterval, cfg.Log)
 	s.routes()
 	return s, nil
 }
@@ -199,6 +199,14 @@ func (s *Server) catalogue(ctx context.Context) (order.ProductsReply, error) {
 	}
 	s.cat, s.catTime = &c, time.Now()
 	return c, nil
+}
+
+// catalogueVersion names the price list order pages show (its fetch
+// time): a new one renders them again.
+func (s *Server) catalogueVersion() string {
+	s.catMu.Lock()
+	defer s.catMu.Unlock()
+	return s.catTime.String()
 }
 
 // orderID reads the {id} of a path; anything but an order id is refused

@@ -122,7 +122,7 @@ func (n *countingNode) Call(_ context.Context, method string, params, result any
 		n.mu.Unlock()
 		v = map[string]any{"invoice_id": id, "payment_type": "bolt11", "invoice_status": "unpaid", "deployment_details": "not_deployed"}
 	case methodPayment:
-		v = order.PaymentReply{InvoiceID: order.ID(id), BOLT11Invoice: "lnbcrt1", Status: order.InvoiceUnpaid, ExpiresAt: order.FormatTime(time.Now().Add(time.Hour))}
+		v = order.PaymentReply{InvoiceID: order.ID(id), PaymentType: order.PaymentTypeBolt11, BOLT11Invoice: "lnbcrt1", Status: order.InvoiceUnpaid, ExpiresAt: order.FormatTime(time.Now().Add(time.Hour))}
 	}
 	b, _ := json.Marshal(v)
 	return json.Unmarshal(b, result)

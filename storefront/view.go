@@ -1,7 +1,6 @@
 package storefront
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,29 +9,8 @@ import (
 	"github.com/lnplaylive/lnplaylive/order"
 )
 
-// status is invoicestatus's reply with deployment_details read: nil while
-// it is "not_deployed".
-type status struct {
-	order.StatusReply
-	Deployment *order.Deployment
-}
-
-func (s *status) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		order.StatusReply
-		Details json.RawMessage `json:"deployment_details"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	s.StatusReply = raw.StatusReply
-	s.StatusReply.DeploymentDetails = nil
-	if len(raw.Details) > 0 && raw.Details[0] == '{' {
-		s.Deployment = new(order.Deployment)
-		return json.Unmarshal(raw.Details, s.Deployment)
-	}
-	return nil
-}
+// status is invoicestatus's reply, its deployment_details read.
+type status = order.StatusReply
 
 // The states an order page shows, one template section each.
 const (
@@ -50,10 +28,12 @@ func pageState(s status) string {
 	switch {
 	case s.InvoiceStatus == order.InvoiceExpired:
 		return stateInvoiceExpired
-	case s.InvoiceStatus != order.InvoicePaid || s.Deployment == nil:
+	}
+	d := s.Deployment()
+	if s.InvoiceStatus != order.InvoicePaid || d == nil {
 		return stateUnpaid
 	}
-	switch s.Deployment.Status {
+	switch d.Status {
 	case order.Provisioned:
 		return stateProvisioned
 	case order.Failed:
@@ -61,7 +41,7 @@ func pageState(s status) string {
 	case order.Expired:
 		return stateEnded
 	}
-	if p := s.Deployment.Progress; p != nil && p.Step == order.StepQueued {
+	if p := d.Progress; p != nil && p.Step == order.StepQueued {
 		return stateQueued
 	}
 	return stateDeploying
@@ -131,14 +111,6 @@ func parseTime(s string) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-// shortID is a node id as people compare them: the first and last characters.
-func shortID(id string) string {
-	if len(id) <= 16 {
-		return id
-	}
-	return id[:8] + "…" + id[len(id)-6:]
 }
 
 // hoursText says a number of hours, in days where it divides.
