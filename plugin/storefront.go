@@ -48,8 +48,11 @@ func (s *Service) Payment(ctx context.Context, params json.RawMessage) (*order.P
 			return nil, order.ErrNoSuchOrder
 		}
 		o, ok, err := s.ln.OfferByID(ctx, inv.LocalOfferID)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("look up offer %s of %s: %w (found %v)", inv.LocalOfferID, label, err, ok)
+		if err != nil {
+			return nil, fmt.Errorf("look up offer %s of %s: %w", inv.LocalOfferID, label, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("offer %s of %s is recorded but lightningd does not list it", inv.LocalOfferID, label)
 		}
 		d, err := s.ln.DecodeOffer(ctx, o.Bolt12)
 		if err != nil {
