@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/plugin/cln"
 )
 
 func FuzzParseBuyForm(f *testing.F) {
@@ -215,5 +216,44 @@ func TestSettingsRefuseWithTheFix(t *testing.T) {
 	s.ServeHTTP(w, httptest.NewRequest("GET", "/lnplay/static/app.js", nil))
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "EventSource") {
 		t.Fatalf("the script under the public URL's prefix: %d", w.Code)
+	}
+}
+
+// refusingNode sells the default products and refuses every order as
+// the plugin does when no provider is registered (plugin/capacity.go).
+type refusingNode struct{ creates atomic.Int64 }
+
+func (n *refusingNode) Call(_ context.Context, method string, _, result any) error {
+	switch method {
+	case methodProducts:
+		b, _ := json.Marshal(order.DefaultProducts().Catalogue(true, 0))
+		return json.Unmarshal(b, result)
+	case methodCreateOrder:
+		n.creates.Add(1)
+		return &cln.Error{Code: -1, Message: "no capacity configured: the worker has no provider to deploy on (it needs HCLOUD_TOKEN or LNPLAYLIVE_HOSTS_FILE)"}
+	}
+	return &cln.Error{Code: -32601, Message: "Unknown command"}
+}
+
+func TestRefusalsAreShownNextToTheForm(t *testing.T) {
+	node := &refusingNode{}
+	s, err := New(Config{}, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/order", strings.NewReader("node_count=16&hours=48&topology=prism"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	s.ServeHTTP(w, r)
+	body := w.Body.String()
+	if w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "no capacity configured") {
+		t.Fatalf("%d:\n%s", w.Code, body)
+	}
+	// The buyer's choices are kept.
+	if !strings.Contains(body, `value="16" data-rate="3520000" checked`) || !strings.Contains(body, `value="48"`) || !strings.Contains(body, `value="prism" checked`) {
+		t.Fatalf("the form lost the buyer's choices:\n%s", body)
+	}
+	if node.creates.Load() != 1 {
+		t.Fatalf("%d createorder calls", node.creates.Load())
 	}
 }
