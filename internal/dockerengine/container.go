@@ -105,6 +105,14 @@ func (c *container) start() error {
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+c.project.net.nsName(c.seq), "--",
 		"unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", d.self, "__init", specPath)
 	cmd.Stdout, cmd.Stderr = log, log
+	// The readiness pipe (Init's readyFD): nsenter and unshare pass it on.
+	readR, readyW, err := os.Pipe()
+	if err != nil {
+		log.Close()
+		return err
+	}
+	defer readR.Close()
+	cmd.ExtraFiles = []*os.File{readyW}
 
 	// Its own session: a signal to the daemon's group never reaches it.
 	// A daemon that dies takes its containers with it (unshare's
@@ -112,6 +120,7 @@ func (c *container) start() error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
 	err = cmd.Start()
 	log.Close()
+	readyW.Close()
 	if err != nil {
 		return fmt.Errorf("start %s: %w", c.name(), err)
 	}
@@ -121,7 +130,7 @@ func (c *container) start() error {
 		_ = cmd.Wait()
 		return fmt.Errorf("start %s: %w", c.name(), err)
 	}
-	if err := waitReady(pid, d.self, c.Spec.Init); err != nil {
+	if err := waitReady(pid, readR); err != nil {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		return fmt.Errorf("start %s: %w (see docker compose logs %s)", c.name(), err, c.Service)
@@ -161,28 +170,26 @@ func childOf(pid int) (int, error) {
 }
 
 // waitReady waits until the container's command runs, as Docker's start
-// returns once the task runs: its PID 1 is no longer the engine's init
-// laying the container out (a SIGTERM then would kill that init, which
-// handles it), but the command, or with init: true the init with the
-// command started under it.
-func waitReady(pid int, self string, withInit bool) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
+// returns once the task runs: the init says so on the readiness pipe
+// (before then, its PID 1 is the engine's init laying the container out,
+// and a SIGTERM would kill that init, which handles it), or says why it
+// could not. A command that has run and exited at once has started.
+func waitReady(pid int, ready *os.File) error {
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		// Liveness first, then the pipe: what the init wrote before it
+		// exited is read in the same round.
+		gone := syscall.Kill(pid, 0) != nil
+		_ = ready.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		if n, _ := ready.Read(buf); n > 0 {
+			if buf[0] == 'R' {
+				return nil
+			}
+			return errors.New(strings.TrimSpace(string(buf[:n])))
+		}
+		if gone {
 			return errors.New("the container exited before its command ran")
 		}
-		if withInit {
-			// A Go init forks from any of its threads.
-			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-			for _, task := range tasks {
-				if b, _ := os.ReadFile(task); len(strings.Fields(string(b))) > 0 {
-					return nil
-				}
-			}
-		} else if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe != self {
-			return nil
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 	return errors.New("the container's command did not start within 10 s")
 }

@@ -98,9 +98,10 @@ const image = "polarlightning/bitcoind:27.0"
 func TestEngineRefusesWhatDockerRefuses(t *testing.T) {
 	e := newEngine(t)
 	for name, c := range map[string]struct{ body, want string }{
-		"an unknown image":  {"services:\n  a:\n    image: polarlightning/bitcoind:99.0\n", "pull access denied"},
-		"an unknown key":    {"services:\n  a:\n    image: " + image + "\n    restrat: always\n", "restrat"},
-		"a dependency loop": {"services:\n  a:\n    image: " + image + "\n    depends_on: [b]\n  b:\n    image: " + image + "\n    depends_on: [a]\n", "cycle"},
+		"an unknown image":     {"services:\n  a:\n    image: polarlightning/bitcoind:99.0\n", "pull access denied"},
+		"an unknown key":       {"services:\n  a:\n    image: " + image + "\n    restrat: always\n", "restrat"},
+		"a missing executable": {"services:\n  a:\n    image: " + image + "\n    entrypoint: [no-such-binary]\n", `exec: "no-such-binary": executable file not found in $PATH`},
+		"a dependency loop":    {"services:\n  a:\n    image: " + image + "\n    depends_on: [b]\n  b:\n    image: " + image + "\n    depends_on: [a]\n", "cycle"},
 	} {
 		r := e.run("compose", "-p", "t", "-f", e.compose(t, c.body), "up", "-d")
 		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) {
@@ -111,6 +112,7 @@ func TestEngineRefusesWhatDockerRefuses(t *testing.T) {
 	if r := e.run("compose", "-p", "t", "-f", f, "up"); r.Code == 0 {
 		t.Error("an attached `up` was run: the engine runs only -d")
 	}
+	// A command that exits at once has started: Docker's up succeeds.
 	e.ok(t, "compose", "-p", "t", "-f", f, "up", "-d")
 	time.Sleep(500 * time.Millisecond)
 	if _, err := e.exec(t, f, "a", "true"); err == nil {

@@ -17,7 +17,20 @@ import (
 // /tmp, the volumes at their paths, the project's hosts file as
 // /etc/hosts), then becomes the image's entrypoint, or with `init: true`
 // runs it under a docker-init that forwards signals and reaps orphans.
-func Init(specPath string) error {
+//
+// It tells the engine on readyFD (inherited, see container.start) that
+// the command runs: the byte 'R' just before it becomes the command (or
+// has started it, under init), or else why not. A command that exits at
+// once has still run, as under Docker, whose start succeeds for it.
+func Init(specPath string) (err error) {
+	ready := os.NewFile(readyFD, "ready")
+	defer func() {
+		if err != nil {
+			_, _ = ready.WriteString(err.Error())
+		}
+	}()
+	// The command never inherits it.
+	unix.CloseOnExec(readyFD)
 	b, err := os.ReadFile(specPath)
 	if err != nil {
 		return err
@@ -71,24 +84,33 @@ func Init(specPath string) error {
 		// Docker's words for it.
 		return fmt.Errorf("exec: %q: executable file not found in $PATH", s.Argv[0])
 	}
-	// The engine's start returns once this process is the command (or,
-	// with init, has started it): see waitReady.
 	if !s.Init {
+		if _, err := ready.Write([]byte{'R'}); err != nil {
+			return err
+		}
 		return syscall.Exec(path, s.Argv, env)
 	}
-	return dockerInit(path, s.Argv, env)
+	return dockerInit(path, s.Argv, env, ready)
 }
+
+// readyFD is where Init finds the engine's readiness pipe: the first of
+// the command's extra files.
+const readyFD = 3
 
 // dockerInit is docker-init (tini) as `init: true` gives it: forward every
 // catchable signal to the child, reap whatever exits, and exit as the
 // child did.
-func dockerInit(path string, argv, env []string) error {
+func dockerInit(path string, argv, env []string, ready *os.File) error {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	cmd := &exec.Cmd{Path: path, Args: argv, Env: env, Stdin: nil, Stdout: os.Stdout, Stderr: os.Stderr}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	if _, err := ready.Write([]byte{'R'}); err != nil {
+		return err
+	}
+	ready.Close()
 	child := cmd.Process.Pid
 	go func() {
 		for s := range sigs {
