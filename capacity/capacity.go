@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -78,20 +79,44 @@ func (c Client) Registration(ctx context.Context) (Registration, error) {
 	return r, nil
 }
 
+// ErrNoWorkerYet: no worker has run on the task queue (its capacity
+// workflow does not exist), so there is nothing to check codec keys
+// against.
+var ErrNoWorkerYet = errors.New("no worker has run on this task queue yet")
+
 // CheckCodec tells whether cdc (nil: none configured) reads what the
-// workers write, judged from the capacity workflow's memo, which every
-// worker writes through its codec. Nothing registered yet passes.
+// workers write. It judges from the capacity workflow's start input, which
+// the first worker writes (and every continue-as-new writes again) with
+// its own codec: it exists as soon as any worker has run, whatever the
+// workflow has done since. The registered provider in its memo is checked
+// too when present. ErrNoWorkerYet when no worker has run.
 func (c Client) CheckCodec(ctx context.Context, cdc *codec.Codec) error {
 	resp, err := c.Temporal.DescribeWorkflowExecution(ctx, c.id(), "")
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return nil
+		return fmt.Errorf("%w (no workflow %s): codec keys not checked", ErrNoWorkerYet, c.id())
 	}
 	if err != nil {
 		return fmt.Errorf("read the capacity workflow: %w", err)
 	}
 	if p, ok := resp.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoProvider]; ok {
-		return codec.CheckReadable(p, cdc)
+		if err := codec.CheckReadable(p, cdc); err != nil {
+			return err
+		}
+	}
+	run := resp.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	it := c.Temporal.GetWorkflowHistory(ctx, c.id(), run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return fmt.Errorf("read the capacity workflow's history: it is empty")
+	}
+	first, err := it.Next()
+	if err != nil {
+		return fmt.Errorf("read the capacity workflow's history: %w", err)
+	}
+	for _, p := range first.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads() {
+		if err := codec.CheckReadable(p, cdc); err != nil {
+			return err
+		}
 	}
 	return nil
 }

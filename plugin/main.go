@@ -87,6 +87,9 @@ type paymentManifest struct {
 func (*paymentManifest) Name() string     { return "lnplaylive-payment" }
 func (*paymentManifest) New() interface{} { return &paymentManifest{} }
 
+// benchMethods are added by the bench build (noop_bench.go).
+var benchMethods []Method
+
 // notDispatched is unexported so glightning's usage builder skips it.
 type notDispatched = NotDispatched
 
@@ -121,7 +124,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	}
 
 	var svc *Service
-	for _, m := range []Method{
+	for _, m := range append([]Method{
 		{Manifest: &createOrderManifest{}, Description: "Create an order: a BOLT11 invoice (or BOLT12 offer) for node_count nodes during hours", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.CreateOrder(ctx, p)
 		}},
@@ -137,7 +140,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		{Manifest: &paymentManifest{}, Description: "What an order (or its extension) asks to be paid: the invoice or offer, amount, expiry and state", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.Payment(ctx, p)
 		}},
-	} {
+	}, benchMethods...) {
 		if err := h.AddMethod(m); err != nil {
 			return err
 		}
@@ -199,7 +202,10 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		if errors.Is(err, codec.ErrCannotRead) {
 			return err
 		}
-		if err != nil {
+		if errors.Is(err, capacity.ErrNoWorkerYet) {
+			log.Warn("codec keys not checked: no worker has run on this task queue yet; once one runs, keys that differ from its LNPLAYLIVE_CODEC_KEYS_FILE fail every paid order's status",
+				"task_queue", opt.str(OptTaskQueue), "codec_keys_file", opt.str(OptCodecKeysFile) != "")
+		} else if err != nil {
 			log.Warn("could not check the codec keys against the workers' at start", "error", err)
 		}
 		rpcPath := filepath.Join(info.LightningDir, info.RPCFile)
@@ -231,7 +237,16 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			// Orders still work; their status is read from Temporal.
 			log.Warn("no status queue; invoicestatus reads every paid order from Temporal", "error", err)
 		}
+		indexRPC, err := cln.Dial(ctx, rpcPath, "lnplaylive-index")
+		if err != nil {
+			return err
+		}
 		svc = NewService(cfg, rpc, tc, log)
+		go func() {
+			if err := svc.RunIndex(ctx, indexRPC); err != nil && ctx.Err() == nil {
+				logIndexStop(log, err)
+			}
+		}()
 		if cfg.StatusQueue != "" {
 			go runStatusWorker(ctx, tc, cfg.StatusQueue, svc.states, log)
 		}

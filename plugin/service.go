@@ -69,6 +69,7 @@ type Service struct {
 	statuses *statusCache
 	states   *orderStates
 	capacity *capacityGuard
+	index    *invoiceIndex
 }
 
 // NewService wires the order methods to lightningd and Temporal.
@@ -77,12 +78,22 @@ func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *S
 	s.states = newOrderStates(s.now)
 	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.fetchState)
 	s.capacity = newCapacityGuard(cfg, tc, s.now, log)
+	hour := cfg.DevHour
+	if hour == 0 {
+		hour = time.Hour
+	}
+	s.index = newInvoiceIndex(func() time.Time { return s.now() }, time.Duration(cfg.Products.MaxHours)*hour+indexQueueMargin)
 	return s
 }
 
 // ErrUnavailable means the order service cannot take the call right now;
 // nothing was created and the caller may try again.
 var ErrUnavailable = errors.New("order service temporarily unavailable, try again")
+
+// indexQueueMargin is added to the longest an order can run when deciding
+// which paid orders may still be running: the time one may wait in the
+// capacity queue before its hours start.
+const indexQueueMargin = 48 * time.Hour
 
 // Temporal calls from an RPC method are bounded: a caller is better served
 // by a clear error than by a hang while Temporal is down.
@@ -131,6 +142,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	started = true
+	s.index.add(id, p, order.Description(req), amount)
 	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount, "payment_type", req.PaymentType)
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,
@@ -158,16 +170,36 @@ func startOptions(in workflows.OrderInput, taskQueue string) client.StartWorkflo
 }
 
 // InvoiceStatus is lnplaylive-invoicestatus (SPEC §3). It is polled every
-// second per open order, so it asks lightningd first (cheap, local) and
-// Temporal only for paid orders, through a short-lived cache.
+// second per open order, so an order the plugin holds is answered from
+// memory: its invoice state from the index (see invoiceIndex), its
+// deployment from the state its workflow pushed (see orderStates).
+// lightningd and Temporal are asked only for what memory does not hold.
 func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*order.StatusReply, error) {
+	return s.invoiceStatus(ctx, params, true)
+}
+
+// InvoiceStatusFromNode is invoicestatus answered without the index: the
+// invoice asked of lightningd on every call. It is the path for orders the
+// index does not hold, and what tests hold the index's answers to.
+func (s *Service) InvoiceStatusFromNode(ctx context.Context, params json.RawMessage) (*order.StatusReply, error) {
+	return s.invoiceStatus(ctx, params, false)
+}
+
+func (s *Service) invoiceStatus(ctx context.Context, params json.RawMessage, fromMemory bool) (*order.StatusReply, error) {
 	id, paymentType, err := order.ParseInvoiceStatus(params)
 	if err != nil {
 		return nil, err
 	}
-	inv, found, err := s.orderInvoice(ctx, id, paymentType)
-	if err != nil {
-		return nil, fmt.Errorf("look up invoice: %w", err)
+	var inv cln.Invoice
+	found, known := false, false
+	if fromMemory {
+		inv, found, known = s.index.lookup(id, paymentType)
+	}
+	if !known {
+		if inv, found, err = s.orderInvoice(ctx, id, paymentType); err != nil {
+			return nil, fmt.Errorf("look up invoice: %w", err)
+		}
+		s.index.confirm(id, paymentType, inv, found)
 	}
 	if !found {
 		return nil, order.ErrNoSuchOrder
@@ -183,6 +215,10 @@ func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*o
 		d, err := s.deployment(ctx, id, inv)
 		if err != nil {
 			return nil, err
+		}
+		if d.Status == order.Expired || d.Status == order.Failed {
+			// Ended: payments after the end are lightningd's to tell.
+			s.index.forget(id)
 		}
 		if d, err = s.withUnserved(ctx, id, d); err != nil {
 			return nil, fmt.Errorf("look up extensions: %w", err)

@@ -4,6 +4,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -159,7 +160,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err != nil {
 		return err
 	}
-	if err := (capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}).CheckCodec(ctx, cdc); err != nil {
+	if err := (capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}).CheckCodec(ctx, cdc); err != nil && !errors.Is(err, capacity.ErrNoWorkerYet) {
 		return fmt.Errorf("codec keys: %w", err)
 	}
 	if err := EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,7 +45,7 @@ func connect(ctx context.Context) (ops.Ops, func(), error) {
 		c.Close()
 		return ops.Ops{}, nil, err
 	}
-	if err := (capacity.Client{Temporal: c, TaskQueue: tq}).CheckCodec(ctx, cdc); err != nil {
+	if err := (capacity.Client{Temporal: c, TaskQueue: tq}).CheckCodec(ctx, cdc); err != nil && !errors.Is(err, capacity.ErrNoWorkerYet) {
 		c.Close()
 		return ops.Ops{}, nil, err
 	}

@@ -10,6 +10,7 @@
 package clntest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -20,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -492,6 +494,37 @@ func (n *Node) listInvoices(params map[string]json.RawMessage) (any, *RPCError) 
 	hash, byHash := str(params, "payment_hash")
 	bolt, byBolt := str(params, "invstring")
 	candidates := n.invoices
+	// Paging, as lightningd does it: start and limit need an index, and
+	// the list comes in that index's order.
+	index, byIndex := str(params, "index")
+	start, hasStart := u64(params, "start")
+	limit, hasLimit := u64(params, "limit")
+	if hasStart && !byIndex {
+		return nil, &RPCError{Code: -32602, Message: "Can only specify {start} with {index}"}
+	}
+	if hasLimit && !byIndex {
+		return nil, &RPCError{Code: -32602, Message: "Can only specify {limit} with {index}"}
+	}
+	if byIndex {
+		if index != "created" && index != "updated" {
+			return nil, &RPCError{Code: -32602, Message: "index: should be 'created' or 'updated'"}
+		}
+		key := func(inv *invoice) uint64 { return inv.createdIndex }
+		if index == "updated" {
+			key = func(inv *invoice) uint64 { return inv.updatedIndex }
+		}
+		var paged []*invoice
+		for _, inv := range n.invoices {
+			if key(inv) >= start && (index == "created" || inv.updatedIndex > 0) {
+				paged = append(paged, inv)
+			}
+		}
+		slices.SortFunc(paged, func(a, b *invoice) int { return cmp.Compare(key(a), key(b)) })
+		if hasLimit && uint64(len(paged)) > limit {
+			paged = paged[:limit]
+		}
+		candidates = paged
+	}
 	if byLabel {
 		// lightningd looks labels up in an index; so does the stand-in.
 		candidates = nil

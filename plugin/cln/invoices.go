@@ -92,3 +92,13 @@ func (c *Client) WaitAnyInvoice(ctx context.Context, lastPayIndex uint64, timeou
 func (c *Client) DeleteInvoice(ctx context.Context, label, status string) error {
 	return c.Call(ctx, "delinvoice", map[string]any{"label": label, "status": status}, nil)
 }
+
+// ListInvoicesPage calls `listinvoices index=created start=… limit=…`: up to
+// limit invoices in creation order, from created_index start.
+func (c *Client) ListInvoicesPage(ctx context.Context, start uint64, limit int) ([]Invoice, error) {
+	var res struct {
+		Invoices []Invoice `json:"invoices"`
+	}
+	err := c.Call(ctx, "listinvoices", map[string]any{"index": "created", "start": start, "limit": limit}, &res)
+	return res.Invoices, err
+}

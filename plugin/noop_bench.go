@@ -1,0 +1,27 @@
+//go:build lnplaylivebench
+
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// The bench build (go build -tags lnplaylivebench) has one more method:
+// lnplaylive-noop does nothing. Called under invoicestatus's load, it is
+// the floor of any plugin method: lightningd → plugin → lightningd.
+
+type noopManifest struct {
+	notDispatched
+	PaymentType json.RawMessage `json:"payment_type,omitempty"`
+	InvoiceID   json.RawMessage `json:"invoice_id,omitempty"`
+}
+
+func (*noopManifest) Name() string     { return "lnplaylive-noop" }
+func (*noopManifest) New() interface{} { return &noopManifest{} }
+
+func init() {
+	benchMethods = append(benchMethods, Method{Manifest: &noopManifest{},
+		Description: "BENCH BUILD ONLY: does nothing (the floor of a plugin method)",
+		Call:        func(context.Context, json.RawMessage) (any, error) { return struct{}{}, nil }})
+}
