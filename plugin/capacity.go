@@ -49,6 +49,12 @@ const (
 //     on what a flood of createorder can make the node hold (invoices and
 //     workflows), set far above real demand. It never keeps a payer out
 //     of capacity, only out of new invoices while it is reached.
+//
+// Neither read holds up createorder: a reading older than its TTL is
+// served while one caller refreshes it in the background (at most one
+// refresh of each at a time); only a reading older than maxStale, or none
+// at all, is waited for. Under twenty concurrent callers, holding a lock
+// across these Temporal calls stalled every caller behind each refresh.
 type capacityGuard struct {
 	max       int
 	maxQueued int
@@ -57,16 +63,80 @@ type capacityGuard struct {
 	leases    capacity.Client
 	now       func() time.Time
 	log       *slog.Logger
+	reg       refreshed[capacity.Registration]
+	count     refreshed[int]
 
-	mu        sync.Mutex
-	counted   int
-	countedAt time.Time
-	starts    []time.Time // this plugin's starts, newest last
-	inFlight  int         // admitted, not yet started or abandoned
-	reg       capacity.Registration
-	regAt     time.Time
+	mu       sync.Mutex
+	starts   []time.Time // this plugin's starts, newest last
+	inFlight int         // admitted, not yet started or abandoned
 }
 
+// maxStale bounds how old a reading createorder acts on may be.
+const maxStale = 30 * time.Second
+
+// refreshed is a value read from Temporal, refreshed by one caller at a
+// time while the others use the last reading.
+type refreshed[T any] struct {
+	mu     sync.Mutex
+	val    T
+	at     time.Time // when the read that gave val began
+	ok     bool
+	err    error
+	flight chan struct{}
+}
+
+// last is the last reading, however old.
+func (r *refreshed[T]) last() (T, time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.val, r.at, r.ok
+}
+
+// get returns a reading no older than ttl if there is one; otherwise it
+// starts a refresh and returns the last reading if younger than maxStale,
+// or waits for the refresh.
+func (r *refreshed[T]) get(ctx context.Context, now time.Time, ttl time.Duration, fetch func(context.Context) (T, error)) (T, time.Time, error) {
+	r.mu.Lock()
+	if r.ok && now.Sub(r.at) < ttl {
+		defer r.mu.Unlock()
+		return r.val, r.at, nil
+	}
+	if r.flight == nil {
+		ch := make(chan struct{})
+		r.flight = ch
+		go func() {
+			fctx, cancel := context.WithTimeout(context.Background(), temporalCallTimeout)
+			defer cancel()
+			v, err := fetch(fctx)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.err = err; err == nil {
+				r.val, r.at, r.ok = v, now, true
+			}
+			r.flight = nil
+			close(ch)
+		}()
+	}
+	ch := r.flight
+	if r.ok && now.Sub(r.at) < maxStale {
+		defer r.mu.Unlock()
+		return r.val, r.at, nil
+	}
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		var zero T
+		return zero, time.Time{}, ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ok && now.Sub(r.at) < maxStale {
+		return r.val, r.at, nil
+	}
+	var zero T
+	return zero, time.Time{}, r.err
+}
 func newCapacityGuard(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *capacityGuard {
 	return &capacityGuard{max: cfg.MaxLiveOrders, maxQueued: cfg.MaxQueued, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
 		leases: capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
@@ -101,19 +171,10 @@ func (g *capacityGuard) reserve(ctx context.Context, nodeCount int) (grant, erro
 // registration reads the registered provider and the admission queue, at
 // most once a second; a zero provider means no worker registered yet.
 func (g *capacityGuard) registration(ctx context.Context) (capacity.Registration, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := g.now()
-	if !g.regAt.IsZero() && now.Sub(g.regAt) < countTTL {
-		return g.reg, nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-	defer cancel()
-	reg, err := g.leases.Registration(ctx)
+	reg, _, err := g.reg.get(ctx, g.now(), countTTL, g.leases.Registration)
 	if err != nil {
 		return reg, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	g.reg, g.regAt = reg, now
 	return reg, nil
 }
 
@@ -124,29 +185,18 @@ func (g *capacityGuard) registration(ctx context.Context) (capacity.Registration
 // seconds but never lets an order in over it from this plugin.
 func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := g.now()
 	ttl := countTTL
-	if 10*(g.counted+len(g.starts)+g.inFlight) < 9*g.max {
+	if last, at, ok := g.count.last(); ok && 10*(last+g.startsSinceLocked(at)+g.inFlight) < 9*g.max {
 		ttl = countTTLFar
 	}
-	if now.Sub(g.countedAt) >= ttl {
-		ctx, cancel := context.WithTimeout(ctx, temporalCallTimeout)
-		defer cancel()
-		resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s' AND %s = '%s'",
-				g.taskQueue, workflows.AttrOrderStatus.GetName(), workflows.StatusUnpaid),
-		})
-		if err != nil {
-			return grant{}, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
-		}
-		g.counted, g.countedAt = int(resp.GetCount()), now
+	g.mu.Unlock()
+	counted, countedAt, err := g.count.get(ctx, g.now(), ttl, g.countUnpaid)
+	if err != nil {
+		return grant{}, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
 	}
-	since := g.countedAt.Add(-visibilityLag)
-	for len(g.starts) > 0 && g.starts[0].Before(since) {
-		g.starts = g.starts[1:]
-	}
-	if g.counted+len(g.starts)+g.inFlight >= g.max {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if counted+g.startsSinceLocked(countedAt)+g.inFlight >= g.max {
 		return grant{}, fmt.Errorf("%w: %d invoices are waiting to be paid, the most this node holds; try again in a few minutes", ErrNoCapacity, g.max)
 	}
 	g.inFlight++
@@ -161,4 +211,31 @@ func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 			}
 		})
 	}}, nil
+}
+
+// startsSinceLocked is this plugin's starts a count begun at `at` may not
+// show yet. Starts older than any count still used are forgotten.
+func (g *capacityGuard) startsSinceLocked(at time.Time) int {
+	forget := g.now().Add(-maxStale - visibilityLag)
+	for len(g.starts) > 0 && g.starts[0].Before(forget) {
+		g.starts = g.starts[1:]
+	}
+	since := at.Add(-visibilityLag)
+	n := 0
+	for _, s := range g.starts {
+		if !s.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// countUnpaid counts running OrderWorkflows on the task queue whose
+// invoice is not yet paid or expired.
+func (g *capacityGuard) countUnpaid(ctx context.Context) (int, error) {
+	resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s' AND %s = '%s'",
+			g.taskQueue, workflows.AttrOrderStatus.GetName(), workflows.StatusUnpaid),
+	})
+	return int(resp.GetCount()), err
 }

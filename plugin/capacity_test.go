@@ -1,0 +1,53 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A reading past its TTL is served while one caller refreshes it: a slow
+// Temporal holds up no createorder that has a reading to act on.
+func TestRefreshedServesTheLastReadingWhileOneRefreshes(t *testing.T) {
+	var r refreshed[int]
+	var fetches atomic.Int32
+	release := make(chan struct{})
+	fetch := func(context.Context) (int, error) {
+		n := fetches.Add(1)
+		if n > 1 {
+			<-release
+		}
+		return int(n), nil
+	}
+	ctx := context.Background()
+	t0 := time.Unix(1000, 0)
+	if v, _, err := r.get(ctx, t0, time.Second, fetch); v != 1 || err != nil {
+		t.Fatalf("first reading: %d, %v (it is waited for)", v, err)
+	}
+	// Past the TTL: twenty callers get the last reading at once, and one
+	// refresh runs.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if v, _, err := r.get(ctx, t0.Add(2*time.Second), time.Second, fetch); v != 1 || err != nil {
+				t.Errorf("stale reading: %d, %v", v, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(release)
+	waitFor(t, "the refresh", func() bool { v, _, _ := r.last(); return v == 2 })
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2 (one refresh for twenty callers)", n)
+	}
+	// Too old to act on: the caller waits, and a failed read is an error.
+	failing := func(context.Context) (int, error) { return 0, errors.New("temporal down") }
+	if _, _, err := r.get(ctx, t0.Add(maxStale+3*time.Second), time.Second, failing); err == nil || err.Error() != "temporal down" {
+		t.Fatalf("a reading older than maxStale with Temporal down: %v", err)
+	}
+}
