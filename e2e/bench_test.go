@@ -428,47 +428,13 @@ func benchBackend(t *testing.T, backend string, target int, profDir string, mode
 	// the next one's figures. (An earlier floor measured its starts right
 	// after createorder's, and carried that work: 34 ms against 9.5 ms for
 	// the same start on an idle server.)
-	quiet := func() { time.Sleep(time.Second) }
-	var inv, nop, served, ost, co lat
-	for range 4 {
-		for _, seg := range []struct {
-			l *lat
-			f func(int) error
-		}{{&nop, noop}, {&inv, bareInvoice}, {&served, plainStart}, {&ost, orderStart}, {&co, createorder}} {
-			quiet()
-			l, _ := run(t, 50, 1, seg.f)
-			*seg.l = append(*seg.l, l...)
-		}
+	// LNPLAYLIVE_BENCH_ONLY=createorder or =invoicestatus measures one of
+	// the two (and what comes after invoicestatus), for work on either.
+	only := os.Getenv("LNPLAYLIVE_BENCH_ONLY")
+	if only != "invoicestatus" {
+		benchCreateOrder(t, add, procs, noop, bareInvoice, plainStart, orderStart, createorder)
 	}
-	floor, floor99 := nop.pct(.5)+inv.pct(.5)+served.pct(.5), nop.pct(.99)+inv.pct(.99)+served.pct(.99)
-	add("createorder, 1 caller", ms(co.pct(.5)), ms(co.pct(.99)), ms(co.pct(1)), "",
-		fmt.Sprintf("p50 %.2f×, p99 %.2f× floor (plugin method %s + invoice %s + plainest served start %s; p99 %s + %s + %s); the order's own start without the plugin: p50 %s, p99 %s",
-			float64(co.pct(.5))/float64(floor), float64(co.pct(.99))/float64(floor99),
-			ms(nop.pct(.5)), ms(inv.pct(.5)), ms(served.pct(.5)), ms(nop.pct(.99)), ms(inv.pct(.99)), ms(served.pct(.99)),
-			ms(ost.pct(.5)), ms(ost.pct(.99))), "p50 ≤ 1.2× (PostgreSQL)")
-	var st20, ost20, co20 lat
-	var st20Tput, ost20Tput, co20Tput float64
-	cpu20 := procs.cpu()
-	var co20Wall time.Duration
-	for range 2 {
-		quiet()
-		l, tp := run(t, 200, 20, plainStart)
-		st20, st20Tput = append(st20, l...), st20Tput+tp/2
-		quiet()
-		l, tp = run(t, 200, 20, orderStart)
-		ost20, ost20Tput = append(ost20, l...), ost20Tput+tp/2
-		quiet()
-		w0 := time.Now()
-		l, tp = run(t, 200, 20, createorder)
-		co20Wall += time.Since(w0)
-		co20, co20Tput = append(co20, l...), co20Tput+tp/2
-	}
-	add("createorder, 20 callers", ms(co20.pct(.5)), ms(co20.pct(.99)), ms(co20.pct(1)), fmt.Sprintf("%.0f/s", co20Tput),
-		fmt.Sprintf("throughput %.2f× the plainest served starts (%.0f/s); p99 %.2f× theirs (%s); the order's own start without the plugin: %.0f/s (%.2f×); CPU over the whole round (all three) %s",
-			co20Tput/st20Tput, st20Tput, float64(co20.pct(.99))/float64(st20.pct(.99)), ms(st20.pct(.99)), ost20Tput, ost20Tput/st20Tput,
-			procs.cpuSince(cpu20, co20Wall*3)),
-		"≥ 0.9× (SQLite) / p99 ≤ 1.3×")
-	if os.Getenv("LNPLAYLIVE_BENCH_ONLY") == "createorder" {
+	if only == "createorder" {
 		return benchSection{title: title, rows: rows, notes: notes}
 	}
 
@@ -741,6 +707,51 @@ func writeBenchmarks(t *testing.T, sections []benchSection, profDir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// benchCreateOrder measures createorder, one caller and twenty, against
+// its floor: the plugin hop, the invoice and the plainest start.
+func benchCreateOrder(t *testing.T, add func(...string), procs benchProcs, noop, bareInvoice, plainStart, orderStart, createorder func(int) error) {
+	quiet := func() { time.Sleep(time.Second) }
+	var inv, nop, served, ost, co lat
+	for range 4 {
+		for _, seg := range []struct {
+			l *lat
+			f func(int) error
+		}{{&nop, noop}, {&inv, bareInvoice}, {&served, plainStart}, {&ost, orderStart}, {&co, createorder}} {
+			quiet()
+			l, _ := run(t, 50, 1, seg.f)
+			*seg.l = append(*seg.l, l...)
+		}
+	}
+	floor, floor99 := nop.pct(.5)+inv.pct(.5)+served.pct(.5), nop.pct(.99)+inv.pct(.99)+served.pct(.99)
+	add("createorder, 1 caller", ms(co.pct(.5)), ms(co.pct(.99)), ms(co.pct(1)), "",
+		fmt.Sprintf("p50 %.2f×, p99 %.2f× floor (plugin method %s + invoice %s + plainest served start %s; p99 %s + %s + %s); the order's own start without the plugin: p50 %s, p99 %s",
+			float64(co.pct(.5))/float64(floor), float64(co.pct(.99))/float64(floor99),
+			ms(nop.pct(.5)), ms(inv.pct(.5)), ms(served.pct(.5)), ms(nop.pct(.99)), ms(inv.pct(.99)), ms(served.pct(.99)),
+			ms(ost.pct(.5)), ms(ost.pct(.99))), "p50 ≤ 1.2× (PostgreSQL)")
+	var st20, ost20, co20 lat
+	var st20Tput, ost20Tput, co20Tput float64
+	cpu20 := procs.cpu()
+	var co20Wall time.Duration
+	for range 2 {
+		quiet()
+		l, tp := run(t, 200, 20, plainStart)
+		st20, st20Tput = append(st20, l...), st20Tput+tp/2
+		quiet()
+		l, tp = run(t, 200, 20, orderStart)
+		ost20, ost20Tput = append(ost20, l...), ost20Tput+tp/2
+		quiet()
+		w0 := time.Now()
+		l, tp = run(t, 200, 20, createorder)
+		co20Wall += time.Since(w0)
+		co20, co20Tput = append(co20, l...), co20Tput+tp/2
+	}
+	add("createorder, 20 callers", ms(co20.pct(.5)), ms(co20.pct(.99)), ms(co20.pct(1)), fmt.Sprintf("%.0f/s", co20Tput),
+		fmt.Sprintf("throughput %.2f× the plainest served starts (%.0f/s); p99 %.2f× theirs (%s); the order's own start without the plugin: %.0f/s (%.2f×); CPU over the whole round (all three) %s",
+			co20Tput/st20Tput, st20Tput, float64(co20.pct(.99))/float64(st20.pct(.99)), ms(st20.pct(.99)), ost20Tput, ost20Tput/st20Tput,
+			procs.cpuSince(cpu20, co20Wall*3)),
+		"≥ 0.9× (SQLite) / p99 ≤ 1.3×")
 }
 
 // ratio is a's percentile p over b's.

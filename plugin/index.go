@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lnplaylive/lnplaylive/order"
@@ -42,6 +43,27 @@ type indexEntry struct {
 	// with the offer's expiry (what offerInvoice answers).
 	inv     cln.Invoice
 	offerID string
+	// reply is the last answer made from this entry, marshalled, and
+	// what it was made of: an entry is replaced, never changed, when the
+	// order's invoice state changes, and a pushed state replaces its
+	// deployment; so an answer from the same entry and deployment is the
+	// same bytes, and is sent again rather than marshalled again.
+	reply atomic.Pointer[cachedReply]
+}
+
+type cachedReply struct {
+	paymentType string
+	deployment  *order.Deployment
+	json        json.RawMessage
+}
+
+// cached is the answer made from e for this payment type and deployment,
+// or nil.
+func (e *indexEntry) cached(paymentType string, d *order.Deployment) json.RawMessage {
+	if c := e.reply.Load(); c != nil && c.paymentType == paymentType && c.deployment == d {
+		return c.json
+	}
+	return nil
 }
 
 // invoiceIndex is the plugin's memory of its orders' invoice states.
@@ -70,21 +92,21 @@ const indexGrace = 10 * time.Minute
 // lookup answers from memory. known is false when lightningd must be
 // asked: the order is not held, the index is not built yet, or an unpaid
 // order reached its expiry and lightningd has not confirmed it.
-func (x *invoiceIndex) lookup(id order.ID, paymentType string) (inv cln.Invoice, found, known bool) {
+func (x *invoiceIndex) lookup(id order.ID, paymentType string) (e *indexEntry, found, known bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e := x.byID[id]
+	e = x.byID[id]
 	if !x.ready || e == nil {
-		return cln.Invoice{}, false, false
+		return nil, false, false
 	}
 	if e.paymentType != paymentType {
 		// Asked by the other payment type, lightningd finds nothing.
-		return cln.Invoice{}, false, true
+		return nil, false, true
 	}
 	if e.inv.Status == cln.StatusUnpaid && !x.now().Before(time.Unix(e.inv.ExpiresAt, 0)) {
-		return cln.Invoice{}, false, false
+		return nil, false, false
 	}
-	return e.inv, true, true
+	return e, true, true
 }
 
 // add records an order just sold.

@@ -33,11 +33,7 @@ func BenchmarkInvoiceStatusFromMemory(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				r, err := s.InvoiceStatus(context.Background(), params)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := json.Marshal(r); err != nil {
+				if _, err := s.InvoiceStatusJSON(context.Background(), params); err != nil {
 					b.Fatal(err)
 				}
 			}

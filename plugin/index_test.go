@@ -98,7 +98,7 @@ func sell(t *testing.T, rpc *cln.Client, expiry time.Duration) order.ID {
 }
 
 // answer is one invoicestatus answer, or its error, as the caller sees it.
-func answer(t *testing.T, f func(context.Context, json.RawMessage) (*order.StatusReply, error), id order.ID, paymentType string) map[string]any {
+func answer[R any](t *testing.T, f func(context.Context, json.RawMessage) (R, error), id order.ID, paymentType string) map[string]any {
 	t.Helper()
 	params, _ := json.Marshal(map[string]any{"payment_type": paymentType, "invoice_id": id})
 	r, err := f(context.Background(), params)
@@ -123,7 +123,7 @@ func equivalent(t *testing.T, p *indexedPlugin, ids ...order.ID) map[order.ID]ma
 	out := map[order.ID]map[string]any{}
 	for _, id := range ids {
 		for _, pt := range []string{order.PaymentTypeBolt11, order.PaymentTypeBolt12} {
-			mem := answer(t, p.InvoiceStatus, id, pt)
+			mem := answer(t, p.InvoiceStatusJSON, id, pt)
 			slow := answer(t, p.InvoiceStatusFromNode, id, pt)
 			for k := range merged(mem, slow) {
 				if !reflect.DeepEqual(mem[k], slow[k]) {
@@ -181,7 +181,7 @@ func TestIndexAnswersAsLightningdDoesAcrossRestarts(t *testing.T) {
 	}
 	// The index's follower sees the payment; until then the order is one
 	// it does not hold (made after the rebuild by someone else).
-	waitFor(t, "payment in the index", func() bool { _, found, known := p.index.lookup(paidUp, "bolt11"); return found && known })
+	waitFor(t, "payment in the index", func() bool { e, _, _ := p.index.lookup(paidUp, "bolt11"); return e != nil && e.inv.Status == "paid" })
 	got := equivalent(t, p, paidBefore, unpaid, expiresUp, paidUp)
 	for id, want := range map[order.ID]string{paidBefore: "paid", unpaid: "unpaid", expiresUp: "unpaid", paidUp: "paid"} {
 		if got[id]["invoice_status"] != want {
@@ -200,7 +200,7 @@ func TestIndexAnswersAsLightningdDoesAcrossRestarts(t *testing.T) {
 	calls := rpcCalls(node)
 	for range 50 {
 		for _, id := range []order.ID{paidBefore, unpaid, paidUp} {
-			if a := answer(t, p.InvoiceStatus, id, "bolt11"); a["error"] != nil {
+			if a := answer(t, p.InvoiceStatusJSON, id, "bolt11"); a["error"] != nil {
 				t.Fatalf("order %s: %v", id, a["error"])
 			}
 		}
@@ -209,6 +209,13 @@ func TestIndexAnswersAsLightningdDoesAcrossRestarts(t *testing.T) {
 		t.Errorf("150 statuses of held orders made %d lightningd calls, want 0", d)
 	}
 	p.temporal = tcBefore
+	// A new pushed state is a new answer, not the one sent before.
+	p.states.learn(paidUp, workflows.State{InvoiceStatus: order.InvoicePaid,
+		Deployment: &order.Deployment{Status: order.StartingDeployment, VMExpirationDate: order.FormatTime(time.Now().Add(3 * time.Hour)),
+			Progress: &order.Progress{Step: "acquiring_host", NodeCount: 8}}}, 2)
+	if a := answer(t, p.InvoiceStatusJSON, paidUp, "bolt11"); a["deployment_details"].(map[string]any)["progress"] == nil {
+		t.Errorf("the answer after a new pushed state is the one before it: %v", a)
+	}
 
 	// An expiry while up: lightningd confirms it once, then memory answers.
 	time.Sleep(time.Until(expiresUpAt.Add(time.Second)))

@@ -129,7 +129,7 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 			return svc.CreateOrder(ctx, p)
 		}},
 		{Manifest: &invoiceStatusManifest{}, Description: "Show an order's payment and deployment status", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
-			return svc.InvoiceStatus(ctx, p)
+			return svc.InvoiceStatusJSON(ctx, p)
 		}},
 		{Manifest: &extendOrderManifest{}, Description: "Extend a provisioned order by hours: an invoice (or offer) for the extra time", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.ExtendOrder(ctx, p)

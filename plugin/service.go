@@ -175,34 +175,64 @@ func startOptions(in workflows.OrderInput, taskQueue string) client.StartWorkflo
 // deployment from the state its workflow pushed (see orderStates).
 // lightningd and Temporal are asked only for what memory does not hold.
 func (s *Service) InvoiceStatus(ctx context.Context, params json.RawMessage) (*order.StatusReply, error) {
-	return s.invoiceStatus(ctx, params, true)
+	r, _, err := s.invoiceStatus(ctx, params, true)
+	return r, err
+}
+
+// InvoiceStatusJSON is InvoiceStatus marshalled, as the plugin answers
+// it: an answer from memory that is what it was at the last poll is sent
+// again as the same bytes.
+func (s *Service) InvoiceStatusJSON(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	r, e, err := s.invoiceStatus(ctx, params, true)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := r.DeploymentDetails.(*order.Deployment)
+	if e != nil {
+		if b := e.cached(r.PaymentType, d); b != nil {
+			return b, nil
+		}
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("marshal the status of order %s: %w", r.InvoiceID, err)
+	}
+	if e != nil {
+		e.reply.Store(&cachedReply{paymentType: r.PaymentType, deployment: d, json: b})
+	}
+	return b, nil
 }
 
 // InvoiceStatusFromNode is invoicestatus answered without the index: the
 // invoice asked of lightningd on every call. It is the path for orders the
 // index does not hold, and what tests hold the index's answers to.
 func (s *Service) InvoiceStatusFromNode(ctx context.Context, params json.RawMessage) (*order.StatusReply, error) {
-	return s.invoiceStatus(ctx, params, false)
+	r, _, err := s.invoiceStatus(ctx, params, false)
+	return r, err
 }
 
-func (s *Service) invoiceStatus(ctx context.Context, params json.RawMessage, fromMemory bool) (*order.StatusReply, error) {
+// invoiceStatus answers; e is the index entry the answer was made from
+// (nil when lightningd was asked, or the order has ended).
+func (s *Service) invoiceStatus(ctx context.Context, params json.RawMessage, fromMemory bool) (_ *order.StatusReply, e *indexEntry, _ error) {
 	id, paymentType, err := order.ParseInvoiceStatus(params)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var inv cln.Invoice
 	found, known := false, false
 	if fromMemory {
-		inv, found, known = s.index.lookup(id, paymentType)
+		if e, found, known = s.index.lookup(id, paymentType); found {
+			inv = e.inv
+		}
 	}
 	if !known {
 		if inv, found, err = s.orderInvoice(ctx, id, paymentType); err != nil {
-			return nil, fmt.Errorf("look up invoice: %w", err)
+			return nil, nil, fmt.Errorf("look up invoice: %w", err)
 		}
 		s.index.confirm(id, paymentType, inv, found)
 	}
 	if !found {
-		return nil, order.ErrNoSuchOrder
+		return nil, nil, order.ErrNoSuchOrder
 	}
 	reply := &order.StatusReply{InvoiceID: id, PaymentType: paymentType, DeploymentDetails: order.NotDeployed}
 	switch inv.Status {
@@ -214,20 +244,21 @@ func (s *Service) invoiceStatus(ctx context.Context, params json.RawMessage, fro
 		reply.InvoiceStatus = order.InvoicePaid
 		d, err := s.deployment(ctx, id, inv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if d.Status == order.Expired || d.Status == order.Failed {
 			// Ended: payments after the end are lightningd's to tell.
 			s.index.forget(id)
+			e = nil
 		}
 		if d, err = s.withUnserved(ctx, id, d); err != nil {
-			return nil, fmt.Errorf("look up extensions: %w", err)
+			return nil, nil, fmt.Errorf("look up extensions: %w", err)
 		}
 		reply.DeploymentDetails = d
 	default:
-		return nil, fmt.Errorf("invoice %s has unknown status %q", id.Label(), inv.Status)
+		return nil, nil, fmt.Errorf("invoice %s has unknown status %q", id.Label(), inv.Status)
 	}
-	return reply, nil
+	return reply, e, nil
 }
 
 // overdue tells a held deployment that should have ended by now: its end
