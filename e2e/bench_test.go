@@ -826,15 +826,24 @@ cluster (PostgreSQL, Temporal's frontend, history, matching and worker as
 separate processes). Floors are measured in the same run, interleaved with
 what they bound:
 
-- **createorder** against a bare ` + "`invoice`" + ` on the stand-in's RPC socket plus a
-  start of a trivial workflow on a queue a worker serves (so the server's
-  first-task dispatch is in the floor, as it is in an order's start); the
-  start of the order's own workflow on a queue no worker serves is shown
-  beside it;
-- 20 callers against 20 concurrent such served starts;
-- **invoicestatus** against bare ` + "`listinvoices label=…`" + ` through the same
-  lightningd, driven at the same open-loop rate for as long, under the same
-  background, just before.
+- **createorder** against its floor: the plugin's no-op method
+  (` + "`lnplaylive-noop`" + `, in the bench build only: lightningd → plugin →
+  lightningd), plus a bare ` + "`invoice`" + ` on the same lightningd, plus the
+  plainest start a client can make (a client of its own without a codec, no
+  memo, no search attributes, a trivial workflow on a queue its worker
+  serves). Each segment starts on a quiet server (1 s apart), so the first
+  tasks one segment's workflows leave behind do not land in the next one's
+  figures. The order's own start (its memo, search attributes and id policy,
+  encrypted, on the worker's queue) made without the plugin is shown beside
+  it: between it and the floor is the workflow's shape, between it and
+  createorder the plugin;
+- 20 callers against 20 concurrent plainest starts;
+- **invoicestatus** against two floors through the same lightningd, at the
+  same open-loop rate, under the same background, alternating with it in
+  rounds: the plugin's no-op method (same params, a constant reply shaped
+  as an unpaid order's status) and bare ` + "`listinvoices label=…`" + `.
+  Orders the plugin's index does not hold (made by another instance on the
+  node) are measured too: those are answered by asking lightningd.
 
 invoicestatus is driven open-loop at 2,000 calls/s (a call every 0.5 ms,
 whatever the answers' latency) over 1,000 open orders, 100 of them paid and
@@ -842,9 +851,10 @@ answered from the state their workflows push to the plugin. The worker's
 provider is the Hetzner stand-in with servers that never finish booting, so
 paid orders stay in ` + "`starting_deployment`" + ` while polled (each polls the
 stand-in's action and heartbeats once a second: background load on
-Temporal). On PostgreSQL the same is also measured with the plugin inside a
+Temporal). The same is also measured with the plugin inside a
 **real lightningd v25.12.1** (../shared/cln), 1,000 orders created through
-it and 100 paid from a second real node over a real channel. CPU shares are
+it and 100 paid from a second real node over a real channel (on both
+backends). CPU shares are
 CPU time over wall time per process (100 % is one core); PostgreSQL is
 counted with all its processes, its memory as their PSS. Profiles are taken
 from the processes' pprof endpoints (` + "`--lnplaylive-debug-addr`" + `,
