@@ -14,11 +14,11 @@ import (
 // order an order meets them.
 //   - Hetzner: a create_server action takes 10–30 s; the kernel boots and
 //     sshd listens about 10 s later. The image is a snapshot with Docker and
-//     both images preloaded (the README's advice), so cloud-init only
+//     both images preloaded (docs/ARCHITECTURE.md's advice), so cloud-init only
 //     installs the host key and writes its marker.
 //   - The Compose project starts from local images, bitcoind answers RPC
 //     and mines its first 101 blocks; the nodes start in parallel (8: about
-//     10 s; 64 on 8 vCPU: 40 s, the README's estimate).
+//     10 s; 64 on 8 vCPU: 40 s, docs/ARCHITECTURE.md's estimate).
 //   - The channel phases are measured on this machine with real lightningd
 //     v25.12.1 nodes and the playground's developer options
 //     (TestMeshOnRealCoreLightning, 8 nodes, 2 cores shared by the 8 nodes

@@ -236,7 +236,7 @@ func axePath() string {
 }
 
 // screenshots, when LNPLAYLIVE_SCREENSHOTS names a folder, saves the page
-// at a phone's size (390×844) and a laptop's (1280×800), for the README.
+// at a phone's size (390×844) and a laptop's (1280×800), for the README and docs.
 func screenshots(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	dir := os.Getenv("LNPLAYLIVE_SCREENSHOTS")

@@ -63,7 +63,7 @@ else
   \`docker compose version\` says: $compose
     install it (https://docs.docker.com/engine/install/), then run make run again.
   Or deploy on Hetzner:       HCLOUD_TOKEN=… make run
-  Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (README: "Try it on your own machine")
+  Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (docs/OPERATING.md: "Try it on your own machine")
 WARN
 fi
 ./bin/lnplaylive codec-server --addr "$codec_addr" --ui-origin "http://localhost:$ui_port" 2>>"$data/codec-server.log" &

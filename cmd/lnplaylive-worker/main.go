@@ -1,5 +1,5 @@
 // Command lnplaylive-worker runs lnplaylive's Temporal workflows and
-// activities. Configuration comes from the environment; see README.md.
+// activities. Configuration comes from the environment; see docs/CONFIGURATION.md.
 package main
 
 import (
