@@ -77,10 +77,20 @@ type BootstrapInput struct {
 	Warm bool `json:"warm,omitempty"`
 }
 
-// BootstrapResult is what the customer receives, in node order.
+// BootstrapResult is what the customer receives, in node order: the nodes
+// with their runes, and where their links point (each fact once: the links
+// are made from these when a status is answered, order.Deployment.Linked).
 type BootstrapResult struct {
-	ConnectionStrings []string     `json:"connection_strings"`
-	Nodes             []order.Node `json:"nodes,omitempty"`
+	Nodes []order.Node `json:"nodes,omitempty"`
+	Links *order.Links `json:"links,omitempty"`
+	// ConnectionStrings, and each node's ClamsURL, are what results held
+	// before links were derived: histories recorded then still replay.
+	ConnectionStrings []string `json:"connection_strings,omitempty"`
+}
+
+// bootstrapResult is a built playground as an order stores it.
+func bootstrapResult(pg playground.Playground) BootstrapResult {
+	return BootstrapResult{Nodes: (&order.Deployment{Nodes: pg.Nodes}).Unlinked().Nodes, Links: &pg.Links}
 }
 
 // Bootstrap installs and starts the playground and collects its connection strings.
@@ -129,12 +139,12 @@ func (a *Activities) Bootstrap(ctx context.Context, in BootstrapInput) (Bootstra
 		}
 		return BootstrapResult{}, temporalError(fmt.Errorf("bootstrap order %s: %w", in.OrderID, err))
 	}
-	if len(pg.Nodes) != in.NodeCount || !in.Warm && len(pg.ConnectionStrings) != in.NodeCount {
+	if len(pg.Nodes) != in.NodeCount {
 		return BootstrapResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("bootstrap order %s: got %d nodes for %d", in.OrderID, len(pg.Nodes), in.NodeCount),
 			"BootstrapIncomplete", nil)
 	}
-	return BootstrapResult{ConnectionStrings: pg.ConnectionStrings, Nodes: pg.Nodes}, nil
+	return bootstrapResult(pg), nil
 }
 
 // MintInput finishes the warm playground an order claimed.
@@ -156,7 +166,7 @@ func (a *Activities) MintRunes(ctx context.Context, in MintInput) (BootstrapResu
 	if err != nil {
 		return BootstrapResult{}, temporalError(fmt.Errorf("mint runes for order %s on warm playground %s: %w", in.OrderID, in.WarmID, err))
 	}
-	return BootstrapResult{ConnectionStrings: pg.ConnectionStrings, Nodes: pg.Nodes}, nil
+	return bootstrapResult(pg), nil
 }
 
 // ReleaseInput gives an order's machine back.

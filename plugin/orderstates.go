@@ -93,7 +93,7 @@ func newOrderStates(now func() time.Time) *orderStates {
 
 // PushStatus is the activity the order workflows call.
 func (o *orderStates) PushStatus(_ context.Context, p workflows.PushedState) error {
-	o.learn(p.OrderID, p.State, p.Seq)
+	o.learn(p.OrderID, p.State.Served(), p.Seq)
 	return nil
 }
 
@@ -128,6 +128,16 @@ func (o *orderStates) get(id order.ID) (st workflows.State, ok, recheck bool) {
 		k.checking, recheck = true, true
 	}
 	return k.state, true, recheck
+}
+
+// seq is the number of the state held for id (0: none).
+func (o *orderStates) seq(id order.ID) uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if k := o.m[id]; k != nil {
+		return k.seq
+	}
+	return 0
 }
 
 func (o *orderStates) checkDone(id order.ID) {

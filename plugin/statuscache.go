@@ -161,7 +161,7 @@ func isDone(ch chan struct{}) bool {
 // A settled state of an order that pushes to this plugin is kept in
 // s.states, which answers the order's next polls (see orderStates).
 func (s *Service) fetchState(ctx context.Context, id order.ID) (workflows.State, error) {
-	st, seq, err := s.readMemo(ctx, id)
+	st, seq, err := s.readMemo(ctx, id, 0)
 	if err == nil && seq > 0 && settled(st) && s.states.canHold() {
 		s.states.learn(id, st, seq)
 	}
@@ -169,8 +169,11 @@ func (s *Service) fetchState(ctx context.Context, id order.ID) (workflows.State,
 }
 
 // readMemo reads the order's published state and its number (0 when the
-// order does not push its states).
-func (s *Service) readMemo(ctx context.Context, id order.ID) (workflows.State, uint64, error) {
+// order does not push its states). A provisioned order's memo leaves its
+// nodes out (workflows.State.NodesByQuery): then the workflow is asked
+// for them, unless the memo is no newer than `have`, the number of the
+// state already held.
+func (s *Service) readMemo(ctx context.Context, id order.ID, have uint64) (workflows.State, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	resp, err := s.temporal.DescribeWorkflowExecution(ctx, id.WorkflowID(), "")
@@ -197,15 +200,25 @@ func (s *Service) readMemo(ctx context.Context, id order.ID) (workflows.State, u
 			return workflows.State{}, 0, fmt.Errorf("read order %s's state number: %w", id, err)
 		}
 	}
-	return st, seq, nil
+	if st.NodesByQuery {
+		if seq > 0 && seq <= have {
+			return workflows.State{}, seq, errNotNewer
+		}
+		full, err := s.queryState(ctx, id)
+		return full, seq, err
+	}
+	return st.Served(), seq, nil
 }
+
+// errNotNewer: the memo holds nothing newer than the state already held.
+var errNotNewer = errors.New("no newer state")
 
 // recheck confirms a held state against the memo, in the background.
 func (s *Service) recheck(id order.ID) {
 	defer s.states.checkDone(id)
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
-	st, seq, err := s.readMemo(ctx, id)
+	st, seq, err := s.readMemo(ctx, id, s.states.seq(id))
 	if err == nil && seq > 0 {
 		s.states.learn(id, st, seq)
 	}

@@ -143,10 +143,28 @@ type Payment struct {
 // State is what QueryStatus returns: the order as the customer sees it.
 type State struct {
 	InvoiceStatus order.InvoiceStatus `json:"invoice_status"`
-	// Deployment is nil until the order is paid.
+	// Deployment is nil until the order is paid. As stored, its nodes
+	// carry their runes and no links (see Served).
 	Deployment *order.Deployment `json:"deployment,omitempty"`
 	// Issued is set on operator-issued orders.
 	Issued *Issue `json:"issued,omitempty"`
+	// Links is where the nodes' links point, stored once; nil on orders
+	// provisioned before, whose nodes carry their links.
+	Links *order.Links `json:"links,omitempty"`
+	// NodesByQuery marks a memo that leaves out a provisioned order's
+	// nodes: QueryStatus answers with them.
+	NodesByQuery bool `json:"nodes_by_query,omitempty"`
+}
+
+// Served is the state as customers and operators see it: the deployment
+// with each node's links and connection_strings made from the stored
+// nodes. Pure, so the query handler may call it.
+func (s State) Served() State {
+	if s.Links != nil {
+		s.Deployment = s.Deployment.Linked(s.Links)
+		s.Links = nil
+	}
+	return s
 }
 
 // Result is the workflow's return value. The plugin reads it to tell an

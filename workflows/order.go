@@ -106,6 +106,9 @@ type orderRun struct {
 	warmID string
 	// source is how the playground came: "warm" or "cold" (progress).
 	source string
+	// nodesOnce: the order stores its nodes once, without their links,
+	// and its memo without the nodes ("nodes-once").
+	nodesOnce bool
 }
 
 // WithStatus sets the OrderStatus search attribute.
@@ -139,7 +142,7 @@ func (o *orderRun) publish(ctx workflow.Context) {
 	if o.state.Deployment != nil {
 		o.decidePush(ctx)
 	}
-	memo := map[string]any{MemoState: o.state}
+	memo := map[string]any{MemoState: o.memoState()}
 	if o.pushing {
 		o.seq++
 		memo[MemoStateSeq] = o.seq
@@ -150,6 +153,21 @@ func (o *orderRun) publish(ctx workflow.Context) {
 	}
 	o.published = b
 	o.push(ctx)
+}
+
+// memoState is the state as the memo holds it. Since "nodes-once", without
+// the nodes: Temporal warns above 2 KB of memo, and a 64-node order's nodes
+// are far more; readers of a provisioned order's memo that need them ask
+// the workflow (QueryStatus), once, and are pushed every change after.
+func (o *orderRun) memoState() State {
+	if !o.nodesOnce || o.state.Deployment == nil || len(o.state.Deployment.Nodes) == 0 {
+		return o.state
+	}
+	st := o.state
+	d := *st.Deployment
+	d.Nodes = nil
+	st.Deployment, st.Links, st.NodesByQuery = &d, nil, true
+	return st
 }
 
 // decidePush settles, at the first paid state, whether this order pushes
@@ -221,7 +239,7 @@ func (o *orderRun) setup(ctx workflow.Context) error {
 	if o.in.Prepaid != nil {
 		o.acceptPayment(ctx, *o.in.Prepaid)
 	}
-	return workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return o.state, nil })
+	return workflow.SetQueryHandler(ctx, QueryStatus, func() (State, error) { return o.state.Served(), nil })
 }
 
 func (o *orderRun) run(ctx workflow.Context) (Result, error) {
@@ -294,8 +312,17 @@ func (o *orderRun) run(ctx workflow.Context) (Result, error) {
 		return o.result(order.Failed), nil
 	}
 	o.state.Deployment.Status = order.Provisioned
-	o.state.Deployment.ConnectionStrings = boot.ConnectionStrings
-	o.state.Deployment.Nodes = boot.Nodes
+	// Each fact once: the nodes with their runes, and where their links
+	// point; the links themselves are made when a status is answered
+	// (State.Served). Orders provisioned before keep both, as recorded.
+	if workflow.GetVersion(ctx, "nodes-once", workflow.DefaultVersion, 1) == 1 {
+		o.nodesOnce = true
+		o.state.Deployment.Nodes = (&order.Deployment{Nodes: boot.Nodes}).Unlinked().Nodes
+		o.state.Links = boot.Links
+	} else {
+		o.state.Deployment.ConnectionStrings = boot.ConnectionStrings
+		o.state.Deployment.Nodes = boot.Nodes
+	}
 	o.state.Deployment.Progress = nil
 	o.upsert(ctx, WithStatus(string(order.Provisioned)))
 	workflow.GetMetricsHandler(ctx).Timer(MetricPaymentToProvisioned).Record(workflow.Now(ctx).Sub(o.payment.PaidAt))

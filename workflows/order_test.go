@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -79,20 +80,29 @@ func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) State {
 // and release.
 func expectOneDeployment(env *testsuite.TestWorkflowEnvironment) {
 	env.OnActivity(a.AcquireHost, mock.Anything, mock.Anything).Return(testHost, nil).Once()
-	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{ConnectionStrings: make([]string, 8)}, nil).Once()
+	env.OnActivity(a.Bootstrap, mock.Anything, mock.Anything).Return(activities.BootstrapResult{Nodes: testNodes(8), Links: &testLinks}, nil).Once()
 	env.OnActivity(a.ReleaseHost, mock.Anything, mock.Anything).Return(nil).Once()
+}
+
+var testLinks = order.Links{ClamsApp: "https://app.example", ClamsProxy: "wss://proxy.example/ws", ClamsBase: "http://clams.example:80"}
+
+// testNodes are n nodes as the bootstrap returns them: ids, ports and
+// runes, no links.
+func testNodes(n int) []order.Node {
+	nodes := make([]order.Node, n)
+	for i := range nodes {
+		nodes[i] = order.Node{Index: i + 1, Alias: fmt.Sprintf("n%d", i+1), ID: fmt.Sprintf("02%064x", i+1), Host: "203.0.113.7",
+			WSPort: 6001 + i, P2PPort: 7001 + i, Rune: fmt.Sprintf("rune-%d", i+1)}
+	}
+	return nodes
 }
 
 var testHost = infra.Host{ID: "42", Address: "203.0.113.7", SSHPort: 22, SSHUser: "root", HostKey: "ssh-ed25519 AAAA", PortBase: 6000}
 
 func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 	env, in := newEnv(t)
-	conns := make([]string, 8)
-	nodes := make([]order.Node, 8)
-	for i := range conns {
-		conns[i] = "conn-" + string(rune('1'+i))
-		nodes[i] = order.Node{Index: i + 1, Alias: "n" + string(rune('1'+i)), Rune: "rune-" + string(rune('1'+i))}
-	}
+	nodes := testNodes(8)
+	served := (&order.Deployment{Nodes: nodes}).Linked(&testLinks)
 	var pay Payment
 	var expiresAt time.Time
 	env.RegisterDelayedCallback(func() {
@@ -107,7 +117,7 @@ func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 		return in.Spec.OrderID == testOrder.String() && in.Spec.NodeCount == 8 && in.Spec.ExpiresAt.Equal(expiresAt)
 	})).Return(testHost, nil).Once()
 	env.OnActivity(a.Bootstrap, mock.Anything, activities.BootstrapInput{OrderID: testOrder.String(), NodeCount: 8, Host: testHost}).
-		Return(activities.BootstrapResult{ConnectionStrings: conns, Nodes: nodes}, nil).Once()
+		Return(activities.BootstrapResult{Nodes: nodes, Links: &testLinks}, nil).Once()
 	var releasedAt time.Time
 	env.OnActivity(a.ReleaseHost, mock.Anything, activities.ReleaseInput{OrderID: testOrder.String()}).
 		Run(func(mock.Arguments) { releasedAt = env.Now() }).Return(nil).Once()
@@ -116,8 +126,12 @@ func TestPaidOrderIsDeployedServedAndReleased(t *testing.T) {
 		s := query(t, env)
 		require.Equal(t, order.InvoicePaid, s.InvoiceStatus)
 		require.Equal(t, order.Provisioned, s.Deployment.Status)
-		require.Equal(t, conns, s.Deployment.ConnectionStrings)
-		require.Equal(t, nodes, s.Deployment.Nodes)
+		// Served with the links made from the stored nodes.
+		require.Equal(t, served.ConnectionStrings, s.Deployment.ConnectionStrings)
+		require.Equal(t, served.Nodes, s.Deployment.Nodes)
+		require.Len(t, s.Deployment.ConnectionStrings, 8)
+		require.Contains(t, s.Deployment.Nodes[0].ClamsURL, "rune-1")
+		require.Nil(t, s.Links, "the query serves links, not their bases")
 		require.Equal(t, order.TopologyMesh, s.Deployment.Topology)
 		require.Equal(t, order.FormatTime(expiresAt), s.Deployment.VMExpirationDate)
 		require.Equal(t, order.PluginVersion, s.Deployment.PluginVersion)
@@ -413,7 +427,11 @@ func TestTheStateIsPublishedToTheMemoOnEveryChange(t *testing.T) {
 	}
 	require.Equal(t, []string{"unpaid", "starting_deployment", "starting_deployment/acquiring_host",
 		"starting_deployment/bootstrapping", "provisioned", "expired"}, steps)
-	require.Len(t, published[4].Deployment.ConnectionStrings, 8)
+	// The memo leaves a provisioned order's nodes to the query (its
+	// runes and links would be far above the memo's 2 KB warning).
+	require.True(t, published[4].NodesByQuery)
+	require.Empty(t, published[4].Deployment.Nodes)
+	require.Empty(t, published[4].Deployment.ConnectionStrings)
 	require.Empty(t, published[5].Deployment.ConnectionStrings, "connection strings are withdrawn at expiry")
 }
 

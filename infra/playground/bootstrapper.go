@@ -83,6 +83,9 @@ type Request struct {
 type Playground struct {
 	Nodes             []order.Node
 	ConnectionStrings []string
+	// Links made the nodes' links; an order stores it once, with its
+	// nodes, rather than the links (order.Deployment.Linked).
+	Links order.Links
 }
 
 var nodeID = regexp.MustCompile(`^0[23][0-9a-f]{64}$`)
@@ -207,14 +210,12 @@ func (b *Bootstrapper) finish(ctx context.Context, c shell.Session, spec Spec, d
 	if err != nil {
 		return Playground{}, err
 	}
-	pg := Playground{Nodes: nodes, ConnectionStrings: make([]string, len(nodes))}
 	for i := range nodes {
-		n, nd := i+1, &nodes[i]
-		nd.Rune = runes[i]
-		nd.ClamsURL = ClamsURL(b.cfg.ClamsApp, b.cfg.ClamsProxy, nd.ID, nd.Host, nd.P2PPort, runes[i], Alias(n))
-		pg.ConnectionStrings[i] = ConnectionString(b.cfg.ClamsBase, nd.ID, nd.Host, spec.Port(n), runes[i])
+		nodes[i].Rune = runes[i]
 	}
-	return pg, nil
+	links := b.cfg.Links()
+	d := (&order.Deployment{Nodes: nodes}).Linked(&links)
+	return Playground{Nodes: d.Nodes, ConnectionStrings: d.ConnectionStrings, Links: links}, nil
 }
 
 // describeNodes names nodes by alias in a script's reason: "node 3" reads
