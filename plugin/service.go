@@ -68,7 +68,7 @@ type Service struct {
 	now      func() time.Time
 	statuses *statusCache
 	states   *orderStates
-	capacity *capacityGuard
+	admission *saleAdmission
 	index    *invoiceIndex
 }
 
@@ -77,7 +77,7 @@ func NewService(cfg Config, ln Lightning, tc client.Client, log *slog.Logger) *S
 	s := &Service{cfg: cfg, ln: ln, temporal: tc, log: log, now: time.Now}
 	s.states = newOrderStates(s.now)
 	s.statuses = newStatusCache(cfg.StatusTTL, s.now, s.fetchState)
-	s.capacity = newCapacityGuard(cfg, tc, s.now, log)
+	s.admission = newSaleAdmission(cfg, tc, s.now, log)
 	hour := cfg.DevHour
 	if hour == 0 {
 		hour = time.Hour
@@ -118,7 +118,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 	// cannot both take the last place.
 	id := order.NewID()
 	created := s.now()
-	grant, err := s.capacity.reserve(ctx, req.NodeCount)
+	grant, err := s.admission.reserve(ctx, req.NodeCount)
 	if err != nil {
 		return nil, err
 	}

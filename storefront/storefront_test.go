@@ -220,7 +220,7 @@ func TestSettingsRefuseWithTheFix(t *testing.T) {
 }
 
 // refusingNode sells the default products and refuses every order as
-// the plugin does when no provider is registered (plugin/capacity.go).
+// the plugin does when no provider is registered (plugin/sale_admission.go).
 type refusingNode struct{ creates atomic.Int64 }
 
 func (n *refusingNode) Call(_ context.Context, method string, _, result any) error {

@@ -2,7 +2,7 @@
 // a file lists the hosts and their slots, an order leases one slot, and its
 // playground runs there as its own Compose project, bootstrapped over SSH
 // exactly as on a rented VM. Leases are kept by the capacity workflow in
-// Temporal (see workflows/capacity.go); this package reaches it through a
+// Temporal (see workflows/capacity_workflow.go); this package reaches it through a
 // Leaser.
 package hostpool
 

@@ -34,7 +34,7 @@ const (
 	countTTLFar = 10 * time.Second
 )
 
-// capacityGuard decides, before an invoice exists, whether an order may be
+// saleAdmission decides, before an invoice exists, whether an order may be
 // sold. Capacity itself is taken at payment, in the capacity workflow's
 // admission (workflows.UpdateAdmit), so an unpaid invoice never holds a
 // slot or a machine that a paying customer needs. What is checked here:
@@ -55,7 +55,7 @@ const (
 // refresh of each at a time); only a reading older than maxStale, or none
 // at all, is waited for. Under twenty concurrent callers, holding a lock
 // across these Temporal calls stalled every caller behind each refresh.
-type capacityGuard struct {
+type saleAdmission struct {
 	max       int
 	maxQueued int
 	taskQueue string
@@ -137,8 +137,8 @@ func (r *refreshed[T]) get(ctx context.Context, now time.Time, ttl time.Duration
 	var zero T
 	return zero, time.Time{}, r.err
 }
-func newCapacityGuard(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *capacityGuard {
-	return &capacityGuard{max: cfg.MaxLiveOrders, maxQueued: cfg.MaxQueued, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
+func newSaleAdmission(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *saleAdmission {
+	return &saleAdmission{max: cfg.MaxLiveOrders, maxQueued: cfg.MaxQueued, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
 		leases: capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}
 }
 
@@ -149,7 +149,7 @@ type grant struct {
 }
 
 // reserve admits the order or refuses it.
-func (g *capacityGuard) reserve(ctx context.Context, nodeCount int) (grant, error) {
+func (g *saleAdmission) reserve(ctx context.Context, nodeCount int) (grant, error) {
 	if g.max <= 0 {
 		return grant{}, fmt.Errorf("%w configured: this node sells no playgrounds (--lnplaylive-max-live-orders is 0)", ErrNoCapacity)
 	}
@@ -170,7 +170,7 @@ func (g *capacityGuard) reserve(ctx context.Context, nodeCount int) (grant, erro
 
 // registration reads the registered provider and the admission queue, at
 // most once a second; a zero provider means no worker registered yet.
-func (g *capacityGuard) registration(ctx context.Context) (capacity.Registration, error) {
+func (g *saleAdmission) registration(ctx context.Context) (capacity.Registration, error) {
 	reg, _, err := g.reg.get(ctx, g.now(), countTTL, g.leases.Registration)
 	if err != nil {
 		return reg, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -183,7 +183,7 @@ func (g *capacityGuard) registration(ctx context.Context) (capacity.Registration
 // started since (and within the visibility lag before) the last count are
 // added, so the guard may refuse at the very edge of the bound for a few
 // seconds but never lets an order in over it from this plugin.
-func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
+func (g *saleAdmission) reserveCount(ctx context.Context) (grant, error) {
 	g.mu.Lock()
 	ttl := countTTL
 	if last, at, ok := g.count.last(); ok && 10*(last+g.startsSinceLocked(at)+g.inFlight) < 9*g.max {
@@ -215,7 +215,7 @@ func (g *capacityGuard) reserveCount(ctx context.Context) (grant, error) {
 
 // startsSinceLocked is this plugin's starts a count begun at `at` may not
 // show yet. Starts older than any count still used are forgotten.
-func (g *capacityGuard) startsSinceLocked(at time.Time) int {
+func (g *saleAdmission) startsSinceLocked(at time.Time) int {
 	forget := g.now().Add(-maxStale - visibilityLag)
 	for len(g.starts) > 0 && g.starts[0].Before(forget) {
 		g.starts = g.starts[1:]
@@ -232,7 +232,7 @@ func (g *capacityGuard) startsSinceLocked(at time.Time) int {
 
 // countUnpaid counts running OrderWorkflows on the task queue whose
 // invoice is not yet paid or expired.
-func (g *capacityGuard) countUnpaid(ctx context.Context) (int, error) {
+func (g *saleAdmission) countUnpaid(ctx context.Context) (int, error) {
 	resp, err := g.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("WorkflowType = 'OrderWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '%s' AND %s = '%s'",
 			g.taskQueue, workflows.AttrOrderStatus.GetName(), workflows.StatusUnpaid),
