@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 	if err := (capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}).CheckCodec(ctx, cdc); err != nil && !errors.Is(err, capacity.ErrNoWorkerYet) {
 		return fmt.Errorf("codec keys: %w", err)
 	}
-	if err := EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {
+	if err := workflows.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace, log); err != nil {
 		return err
 	}
 	if err := ensureSweepSchedule(ctx, c, cfg.TaskQueue, cfg.SweepEvery, log); err != nil {

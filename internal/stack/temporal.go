@@ -22,7 +22,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/lnplaylive/lnplaylive/internal/proc"
-	"github.com/lnplaylive/lnplaylive/worker"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -318,7 +317,7 @@ func (t *Temporal) ready(ctx context.Context) error {
 		}
 		return errors.New("namespace registered; waiting for the services to see it")
 	}
-	if err := worker.EnsureSearchAttributes(cctx, c, Namespace, slog.New(slog.DiscardHandler)); err != nil {
+	if err := workflows.EnsureSearchAttributes(cctx, c, Namespace, slog.New(slog.DiscardHandler)); err != nil {
 		return err
 	}
 	// A probe start, carrying the search attributes as an order's does,

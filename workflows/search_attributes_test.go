@@ -1,4 +1,4 @@
-package worker
+package workflows
 
 import (
 	"context"
@@ -23,6 +23,9 @@ func TestSearchAttributesAreRegisteredOnAFreshNamespace(t *testing.T) {
 	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(SearchAttributes) != 6 {
+		t.Fatalf("%d search attributes, want the six the order workflow keeps", len(SearchAttributes))
 	}
 	for name, typ := range SearchAttributes {
 		if have.GetCustomAttributes()[name] != typ {

@@ -1,4 +1,4 @@
-package worker
+package workflows
 
 import (
 	"context"
@@ -8,17 +8,18 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 )
 
-// SearchAttributes the order workflow keeps current, with their types.
-var SearchAttributes = map[string]enumspb.IndexedValueType{
-	"OrderStatus": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	"NodeCount":   enumspb.INDEXED_VALUE_TYPE_INT,
-	"Hours":       enumspb.INDEXED_VALUE_TYPE_INT,
-	"PaidAt":      enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	"ExpiresAt":   enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	"OrderSource": enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-}
+// SearchAttributes the order workflow keeps current, with their types:
+// the keys in api.go, as a namespace registers them.
+var SearchAttributes = func() map[string]enumspb.IndexedValueType {
+	m := map[string]enumspb.IndexedValueType{}
+	for _, k := range []temporal.SearchAttributeKey{AttrOrderStatus, AttrNodeCount, AttrHours, AttrPaidAt, AttrExpiresAt, AttrOrderSource} {
+		m[k.GetName()] = k.GetValueType()
+	}
+	return m
+}()
 
 // EnsureSearchAttributes registers whichever of SearchAttributes the
 // namespace lacks, so a fresh server (compose stack, self-hosted) works
