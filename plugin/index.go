@@ -140,6 +140,9 @@ func (x *invoiceIndex) putLocked(id order.ID, e *indexEntry) {
 func (x *invoiceIndex) paid(inv cln.Invoice) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.now().Sub(time.Unix(inv.PaidAt, 0)) > x.window {
+		return // its order has ended, whatever it bought
+	}
 	if inv.LocalOfferID != "" {
 		id, ok := x.byOffer[inv.LocalOfferID]
 		if !ok {

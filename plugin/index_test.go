@@ -342,3 +342,31 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 	}
 }
+
+// The index stays bounded: a payment older than the longest an order can
+// run is not kept, and orders leave it ten minutes after their invoice
+// expired or their deployment ended.
+func TestIndexKeepsOnlyOrdersThatMayStillRun(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	x := newInvoiceIndex(func() time.Time { return now }, 24*time.Hour)
+	old, live, ended := order.NewID(), order.NewID(), order.NewID()
+	x.paid(cln.Invoice{Label: old.Label(), Status: cln.StatusPaid, PaidAt: now.Add(-25 * time.Hour).Unix()})
+	x.paid(cln.Invoice{Label: live.Label(), Status: cln.StatusPaid, PaidAt: now.Add(-time.Hour).Unix()})
+	x.add(ended, payment{paymentType: order.PaymentTypeBolt11, label: ended.Label(), expiresAt: now.Add(time.Minute)}, "", 0)
+	if n := x.len(); n != 2 {
+		t.Fatalf("%d orders held, want 2 (the old payment left out)", n)
+	}
+	now = now.Add(time.Minute + indexGrace + time.Second)
+	x.paid(cln.Invoice{Label: order.NewID().Label(), Status: cln.StatusPaid, PaidAt: now.Unix()}) // any change sweeps
+	x.mu.RLock()
+	_, endedHeld := x.byID[ended]
+	_, liveHeld := x.byID[live]
+	x.mu.RUnlock()
+	if endedHeld || !liveHeld {
+		t.Fatalf("after the sweep: expired order held %v, running order held %v", endedHeld, liveHeld)
+	}
+	x.forget(live)
+	if n := x.len(); n != 1 {
+		t.Fatalf("%d orders held after the running one ended, want 1", n)
+	}
+}
