@@ -61,15 +61,15 @@ type Lightning interface {
 
 // Service implements the plugin's RPC methods.
 type Service struct {
-	cfg      Config
-	ln       Lightning
-	temporal client.Client
-	log      *slog.Logger
-	now      func() time.Time
-	statuses *statusCache
-	states   *orderStates
+	cfg       Config
+	ln        Lightning
+	temporal  client.Client
+	log       *slog.Logger
+	now       func() time.Time
+	statuses  *statusCache
+	states    *orderStates
 	admission *saleAdmission
-	index    *invoiceIndex
+	index     *invoiceIndex
 }
 
 // NewService wires the order methods to lightningd and Temporal.
