@@ -4,7 +4,7 @@ GO ?= go
 TEMPORAL_CLI_VERSION := v1.5.1
 BIN := $(CURDIR)/bin
 
-.PHONY: build run test faults bench temporal deps vet clean schemas stack stack-bin stack-deps test-stack
+.PHONY: record-histories build run test faults bench temporal deps vet clean schemas stack stack-bin stack-deps test-stack
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -90,6 +90,11 @@ vet:
 # a clone without it fetches them at the pinned tag (verified blob by blob).
 schemas:
 	@if [ -z "$$LNPLAYLIVE_SHARED" ] && [ ! -d ../shared/cln/schemas ]; then $(GO) run ./internal/clnschema/fetchschemas; fi
+
+# Records workflow histories for the replay test (workflows/testdata), by
+# name: make record-histories HISTORIES=order_provisioned_nodes_once
+record-histories: deps temporal schemas
+	LNPLAYLIVE_RECORD_HISTORIES=$(HISTORIES) $(GO) test -count=1 -run 'TestExpiryFreesTheSlotForTheNextOrder|TestAWarmPlaygroundIsClaimedInSecondsAndRefilled' ./e2e
 
 test: deps temporal vet schemas
 	$(GO) test -count=1 -timeout 25m ./...

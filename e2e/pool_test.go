@@ -277,6 +277,9 @@ func TestExpiryFreesTheSlotForTheNextOrder(t *testing.T) {
 	st = s.waitStatus(string(next.BOLT11InvoiceID), 60*time.Second, provisioned)
 	time.Sleep(time.Second) // the workflow task that published it completes
 	recordHistory(t, s, next.BOLT11InvoiceID.WorkflowID(), "order_queued_admitted")
+	// The first order's whole life, provisioned storing each fact once
+	// (the nodes-once version) and ended.
+	recordHistory(t, s, first.BOLT11InvoiceID.WorkflowID(), "order_provisioned_nodes_once")
 	host2, base2 := slotOf(t, st)
 	if host1 != host2 || base1 != base2 {
 		t.Fatalf("next order on %s:%d, want the freed slot %s:%d", host2, base2, host1, base1)

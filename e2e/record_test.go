@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -17,12 +19,15 @@ import (
 
 // recordHistory writes a workflow's history, its payloads decoded, to
 // workflows/testdata/<name>.json for the replay test, when
-// LNPLAYLIVE_RECORD_HISTORIES is set (`make record-histories`); otherwise
-// it does nothing. Decoded as `temporal workflow show -o json
-// --codec-endpoint` would: the replay test has no keys.
+// LNPLAYLIVE_RECORD_HISTORIES names it (a comma-separated list, or "all";
+// `make record-histories HISTORIES=…`); otherwise it does nothing. A
+// history recorded before a workflow change is what proves old runs still
+// replay: re-record only the ones a change adds. Decoded as `temporal
+// workflow show -o json --codec-endpoint` would: the replay test has no keys.
 func recordHistory(t *testing.T, s *system, workflowID, name string) {
 	t.Helper()
-	if os.Getenv("LNPLAYLIVE_RECORD_HISTORIES") == "" {
+	want := os.Getenv("LNPLAYLIVE_RECORD_HISTORIES")
+	if want != "all" && !slices.Contains(strings.Split(want, ","), name) {
 		return
 	}
 	cdc, err := codec.Load(s.codecKeys)
