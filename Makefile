@@ -89,7 +89,7 @@ vet:
 # CLN's schemas, which the stand-ins validate against, come from ../shared;
 # a clone without it fetches them at the pinned tag (verified blob by blob).
 schemas:
-	@if [ -z "$$LNPLAYLIVE_SHARED" ] && [ ! -d ../shared/cln/schemas ]; then $(GO) run ./internal/clnschema/fetchschemas; fi
+	@if [ -z "$$LNPLAYLIVE_SHARED" ] && [ ! -d ../shared/cln/schemas ]; then $(GO) run ./internal/testworld/clnschema/fetchschemas; fi
 
 # Records workflow histories for the replay test (workflows/testdata), by
 # name: make record-histories HISTORIES=order_provisioned_nodes_once
@@ -109,7 +109,7 @@ faults: deps temporal
 	@cat .data/faults.md
 
 # Speed and memory against floors measured in the same run; writes
-# BENCHMARKS.md. Not part of make test: a slow machine must not fail tests.
+# docs/BENCHMARKS.md. Not part of make test: a slow machine must not fail tests.
 # LNPLAYLIVE_BENCH_ORDERS (default 10000) sizes the live-orders fill.
 # Profiles of the run go to .data/bench.
 bench: deps temporal stack-deps stack-bin
@@ -120,10 +120,10 @@ bench: deps temporal stack-deps stack-bin
 	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
 		$(GO) test -count=1 -timeout 20m -run 'TestBenchStorefront' -v ./e2e 2>&1 | tee .data/bench-storefront.log | \
 		grep -E '^\s*bench_storefront_test\.go:[0-9]+: |^\s*\||^(ok|FAIL|--- )'
-	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_OUT=$(CURDIR)/BENCHMARKS.md LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
+	set -o pipefail; LNPLAYLIVE_BENCH=1 LNPLAYLIVE_BENCH_OUT=$(CURDIR)/docs/BENCHMARKS.md LNPLAYLIVE_BENCH_PROFILES=$(CURDIR)/.data/bench \
 		$(GO) test -count=1 -timeout 30m -run 'TestBenchmarks' -v ./e2e 2>&1 | tee .data/bench.log | \
 		grep -E '^\s*bench_(test|model_test)\.go:[0-9]+: |^(ok|FAIL|--- )'
-	@echo "BENCHMARKS.md written; profiles in .data/bench"
+	@echo "docs/BENCHMARKS.md written; profiles in .data/bench"
 
 run: build temporal
 	./scripts/run.sh

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/lnplaylive/lnplaylive/codec"
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 

@@ -27,8 +27,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/stack"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -36,7 +36,7 @@ import (
 
 // TestBenchmarks is `make bench`: it measures the hot paths against their
 // floors, measured in the same run on the same machine, profiles the
-// processes while they work, and writes BENCHMARKS.md. It is not a timed
+// processes while they work, and writes docs/BENCHMARKS.md. It is not a timed
 // test: it asserts nothing about speed, only that every call succeeded.
 
 type lat []time.Duration
@@ -661,7 +661,7 @@ func benchBackend(t *testing.T, backend string, target int, profDir string, mode
 	return benchSection{title: title, rows: rows, notes: notes}
 }
 
-// writeBenchmarks writes BENCHMARKS.md: the backends side by side.
+// writeBenchmarks writes docs/BENCHMARKS.md: the backends side by side.
 func writeBenchmarks(t *testing.T, sections []benchSection, profDir string) {
 
 	var b strings.Builder

@@ -14,8 +14,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/lnplaylive/lnplaylive/internal/realcln"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
 )

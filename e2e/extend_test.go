@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 

@@ -16,9 +16,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/lnplaylive/lnplaylive/infra/playground"
-	"github.com/lnplaylive/lnplaylive/internal/clntest"
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
-	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clntest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/playgroundtest"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )

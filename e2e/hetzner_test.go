@@ -17,8 +17,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/worker"
 )

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/lnplaylive/lnplaylive/codec"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin"
 )

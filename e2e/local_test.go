@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 
@@ -17,7 +17,7 @@ import (
 // first, and its state directory under base: a machine "with Docker".
 func dockerOnPath(t *testing.T, base string) (path, state string) {
 	t.Helper()
-	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	docker, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)
 	}

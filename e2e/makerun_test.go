@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 )
 
 // `make run` as a newcomer meets it on a machine with Docker (the docker

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
-	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/ops"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"

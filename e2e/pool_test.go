@@ -18,8 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lnplaylive/lnplaylive/capacity"
-	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
-	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/sshdtest"
 	"github.com/lnplaylive/lnplaylive/ops"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"

@@ -20,10 +20,10 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
 	"github.com/lnplaylive/lnplaylive/infra/playground"
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
-	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
-	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/sshdtest"
 )
 
 // deployment is everything an order needs to reach provisioned: the Hetzner

@@ -9,7 +9,7 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/lnplaylive/lnplaylive/internal/bolt11"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/bolt11"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )

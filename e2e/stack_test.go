@@ -18,9 +18,9 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/lnplaylive/lnplaylive/internal/clntest"
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/stack"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clntest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 

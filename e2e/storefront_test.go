@@ -25,7 +25,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 

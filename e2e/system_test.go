@@ -24,13 +24,13 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/codec"
-	"github.com/lnplaylive/lnplaylive/internal/clntest"
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
 	"github.com/lnplaylive/lnplaylive/internal/stack"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clntest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 

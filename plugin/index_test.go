@@ -14,8 +14,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/lnplaylive/lnplaylive/internal/clntest"
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clntest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
 	"github.com/lnplaylive/lnplaylive/workflows"

@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/api/operatorservice/v1"
 
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 )
 
 func TestSearchAttributesAreRegisteredOnAFreshNamespace(t *testing.T) {

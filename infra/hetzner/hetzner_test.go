@@ -9,7 +9,7 @@ import (
 
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
-	"github.com/lnplaylive/lnplaylive/internal/hetznertest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/hetznertest"
 )
 
 func newProvider(t *testing.T, api *hetznertest.API, mutate ...func(*Config)) *Provider {

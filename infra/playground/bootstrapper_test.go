@@ -18,8 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/lnplaylive/lnplaylive/infra"
-	"github.com/lnplaylive/lnplaylive/internal/playgroundtest"
-	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/playgroundtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/sshdtest"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 

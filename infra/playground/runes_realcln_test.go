@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/realcln"
-	"github.com/lnplaylive/lnplaylive/internal/runetest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/runetest"
 )
 
 // mintReal makes a rune with a profile's restrictions on a real node.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/runetest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/runetest"
 )
 
 // clamsCall is how Clams sends a method: plugin as `plugin list`,

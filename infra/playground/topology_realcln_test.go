@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/realcln"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/sshdtest"
 )
 
 func startSSHD(t *testing.T) (*sshdtest.Server, Target) {

@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/lnplaylive/lnplaylive/internal/devserver"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
 )
 
 // Binary is where Debian's openssh-server installs sshd (`make deps`).

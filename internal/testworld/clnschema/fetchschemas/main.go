@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/lnplaylive/lnplaylive/internal/clnschema"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clnschema"
 )
 
 func main() {

@@ -41,7 +41,7 @@ func Dir() (string, error) {
 // root is this repository's top directory.
 func root() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
 // Set holds compiled schemas by name: "invoice", "notification/invoice_payment", …

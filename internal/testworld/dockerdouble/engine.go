@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/dockerengine"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/dockerengine"
 )
 
 // engineMain handles the engine's own subcommands, and every command in

@@ -17,9 +17,9 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/lnplaylive/lnplaylive/internal/bolt11"
-	"github.com/lnplaylive/lnplaylive/internal/clnschema"
-	"github.com/lnplaylive/lnplaylive/internal/runetest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/bolt11"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clnschema"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/runetest"
 )
 
 // node is one Core Lightning node of a project.

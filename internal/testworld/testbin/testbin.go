@@ -21,7 +21,7 @@ var (
 func Path(name string) (string, error) {
 	once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
+		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
 		dir, err = os.MkdirTemp("", "lnplaylive-bin")
 		if err != nil {
 			return
@@ -53,13 +53,13 @@ type toolBuild struct {
 }
 
 // Tool builds the main package at pkg (relative to the repository root,
-// e.g. "./internal/dockerdouble") as a file named name, once per process.
+// e.g. "./internal/testworld/dockerdouble") as a file named name, once per process.
 func Tool(pkg, name string) (string, error) {
 	v, _ := tools.LoadOrStore(pkg+"\x00"+name, &toolBuild{})
 	b := v.(*toolBuild)
 	b.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
+		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
 		d, err := os.MkdirTemp("", "lnplaylive-tool")
 		if err != nil {
 			b.err = err

@@ -31,9 +31,9 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/lnplaylive/lnplaylive/internal/bolt11"
-	"github.com/lnplaylive/lnplaylive/internal/clnschema"
 	"github.com/lnplaylive/lnplaylive/internal/jsonframe"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/bolt11"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clnschema"
 )
 
 // RPCError is a JSON-RPC error as lightningd returns it.

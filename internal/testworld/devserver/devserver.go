@@ -43,7 +43,7 @@ func Binary() (string, error) {
 		return b, nil
 	}
 	_, file, _, _ := runtime.Caller(0)
-	b := filepath.Join(filepath.Dir(file), "..", "..", "bin", "temporal")
+	b := filepath.Join(filepath.Dir(file), "..", "..", "..", "bin", "temporal")
 	if _, err := os.Stat(b); err != nil {
 		return "", fmt.Errorf("temporal CLI not found at %s: run `make temporal` (or set TEMPORAL_BIN)", b)
 	}

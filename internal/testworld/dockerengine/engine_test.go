@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnplaylive/lnplaylive/internal/dockerengine"
-	"github.com/lnplaylive/lnplaylive/internal/realcln"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/dockerengine"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 )
 
 // engine is an in-process daemon whose containers run the double's __init.
@@ -30,7 +30,7 @@ func newEngine(t *testing.T) *engine {
 	}
 	build, _ := realcln.Paths(t)
 	btc := realcln.Bitcoin(t)
-	self, err := testbin.Tool("./internal/dockerdouble", "docker")
+	self, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)
 	}

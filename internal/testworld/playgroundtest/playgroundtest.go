@@ -17,9 +17,9 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/lnplaylive/lnplaylive/internal/realcln"
-	"github.com/lnplaylive/lnplaylive/internal/sshdtest"
-	"github.com/lnplaylive/lnplaylive/internal/testbin"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/sshdtest"
+	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 )
 
 // Machine is one test machine.
@@ -52,7 +52,7 @@ func StartAt(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey,
 // mode: DOCKER_DOUBLE_ENGINE, which StartEngine sets).
 func StartEnv(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.PublicKey, listen string, port int, env map[string]string) *Machine {
 	t.Helper()
-	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	docker, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func StartEngine(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.Public
 	}
 	build, _ := realcln.Paths(t)
 	bitcoin := realcln.Bitcoin(t)
-	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	docker, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func (e *Engine) Docker(t testing.TB, args ...string) string {
 
 // TryDocker is Docker that returns the error.
 func (e *Engine) TryDocker(args ...string) (string, error) {
-	docker, err := testbin.Tool("./internal/dockerdouble", "docker")
+	docker, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		return "", err
 	}
