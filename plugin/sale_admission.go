@@ -52,8 +52,8 @@ const (
 //
 // Neither read holds up createorder: a reading older than its TTL is
 // served while one caller refreshes it in the background (at most one
-// refresh of each at a time); only a reading older than maxStale, or none
-// at all, is waited for. Under twenty concurrent callers, holding a lock
+// refresh of each at a time); only a reading older than its bound
+// (regMaxStale, countMaxStale), or none at all, is waited for. Under twenty concurrent callers, holding a lock
 // across these Temporal calls stalled every caller behind each refresh.
 type saleAdmission struct {
 	max       int
@@ -71,8 +71,14 @@ type saleAdmission struct {
 	inFlight int         // admitted, not yet started or abandoned
 }
 
-// maxStale bounds how old a reading createorder acts on may be.
-const maxStale = 30 * time.Second
+// How old a reading createorder acts on may be: the queue of paid orders
+// (the registration) is told to new customers, so it is at most two
+// seconds old; the count of unpaid orders may be older (this plugin adds
+// its own starts since the count began, so it errs towards refusing).
+const (
+	regMaxStale   = 2 * time.Second
+	countMaxStale = 30 * time.Second
+)
 
 // refreshed is a value read from Temporal, refreshed by one caller at a
 // time while the others use the last reading.
@@ -95,7 +101,7 @@ func (r *refreshed[T]) last() (T, time.Time, bool) {
 // get returns a reading no older than ttl if there is one; otherwise it
 // starts a refresh and returns the last reading if younger than maxStale,
 // or waits for the refresh.
-func (r *refreshed[T]) get(ctx context.Context, now time.Time, ttl time.Duration, fetch func(context.Context) (T, error)) (T, time.Time, error) {
+func (r *refreshed[T]) get(ctx context.Context, now time.Time, ttl, maxStale time.Duration, fetch func(context.Context) (T, error)) (T, time.Time, error) {
 	r.mu.Lock()
 	if r.ok && now.Sub(r.at) < ttl {
 		defer r.mu.Unlock()
@@ -171,7 +177,7 @@ func (g *saleAdmission) reserve(ctx context.Context, nodeCount int) (grant, erro
 // registration reads the registered provider and the admission queue, at
 // most once a second; a zero provider means no worker registered yet.
 func (g *saleAdmission) registration(ctx context.Context) (capacity.Registration, error) {
-	reg, _, err := g.reg.get(ctx, g.now(), countTTL, g.leases.Registration)
+	reg, _, err := g.reg.get(ctx, g.now(), countTTL, regMaxStale, g.leases.Registration)
 	if err != nil {
 		return reg, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
@@ -190,7 +196,7 @@ func (g *saleAdmission) reserveCount(ctx context.Context) (grant, error) {
 		ttl = countTTLFar
 	}
 	g.mu.Unlock()
-	counted, countedAt, err := g.count.get(ctx, g.now(), ttl, g.countUnpaid)
+	counted, countedAt, err := g.count.get(ctx, g.now(), ttl, countMaxStale, g.countUnpaid)
 	if err != nil {
 		return grant{}, fmt.Errorf("%w: count live orders: %v", ErrUnavailable, err)
 	}
@@ -216,7 +222,7 @@ func (g *saleAdmission) reserveCount(ctx context.Context) (grant, error) {
 // startsSinceLocked is this plugin's starts a count begun at `at` may not
 // show yet. Starts older than any count still used are forgotten.
 func (g *saleAdmission) startsSinceLocked(at time.Time) int {
-	forget := g.now().Add(-maxStale - visibilityLag)
+	forget := g.now().Add(-countMaxStale - visibilityLag)
 	for len(g.starts) > 0 && g.starts[0].Before(forget) {
 		g.starts = g.starts[1:]
 	}

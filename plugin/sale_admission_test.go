@@ -24,7 +24,7 @@ func TestRefreshedServesTheLastReadingWhileOneRefreshes(t *testing.T) {
 	}
 	ctx := context.Background()
 	t0 := time.Unix(1000, 0)
-	if v, _, err := r.get(ctx, t0, time.Second, fetch); v != 1 || err != nil {
+	if v, _, err := r.get(ctx, t0, time.Second, countMaxStale, fetch); v != 1 || err != nil {
 		t.Fatalf("first reading: %d, %v (it is waited for)", v, err)
 	}
 	// Past the TTL: twenty callers get the last reading at once, and one
@@ -34,7 +34,7 @@ func TestRefreshedServesTheLastReadingWhileOneRefreshes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if v, _, err := r.get(ctx, t0.Add(2*time.Second), time.Second, fetch); v != 1 || err != nil {
+			if v, _, err := r.get(ctx, t0.Add(2*time.Second), time.Second, countMaxStale, fetch); v != 1 || err != nil {
 				t.Errorf("stale reading: %d, %v", v, err)
 			}
 		}()
@@ -46,8 +46,10 @@ func TestRefreshedServesTheLastReadingWhileOneRefreshes(t *testing.T) {
 		t.Fatalf("%d fetches, want 2 (one refresh for twenty callers)", n)
 	}
 	// Too old to act on: the caller waits, and a failed read is an error.
+	// (The registration's bound is two seconds: the queue a new customer
+	// is told of is never older.)
 	failing := func(context.Context) (int, error) { return 0, errors.New("temporal down") }
-	if _, _, err := r.get(ctx, t0.Add(maxStale+3*time.Second), time.Second, failing); err == nil || err.Error() != "temporal down" {
+	if _, _, err := r.get(ctx, t0.Add(countMaxStale+3*time.Second), time.Second, countMaxStale, failing); err == nil || err.Error() != "temporal down" {
 		t.Fatalf("a reading older than maxStale with Temporal down: %v", err)
 	}
 }

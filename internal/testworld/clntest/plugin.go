@@ -101,8 +101,13 @@ func (n *Node) StartPlugin(cfg PluginConfig) (*Plugin, error) {
 	n.mu.Lock()
 	n.plugins = append(n.plugins, p)
 	n.mu.Unlock()
-	go p.read(stdout)
-	go func() { _ = cmd.Wait(); p.markDead() }()
+	// Wait closes the stdout pipe once the process exits: it must run only
+	// after the reader has seen EOF, or a read racing it fails with "file
+	// already closed" and is taken for output lightningd would refuse.
+	// Every way out of read either is EOF or kills the process.
+	readDone := make(chan struct{})
+	go func() { p.read(stdout); close(readDone) }()
+	go func() { <-readDone; _ = cmd.Wait(); p.markDead() }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
