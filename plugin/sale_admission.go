@@ -135,14 +135,17 @@ func (r *refreshed[T]) get(ctx context.Context, now time.Time, ttl, maxStale tim
 		var zero T
 		return zero, time.Time{}, ctx.Err()
 	}
+	// The refresh waited for is the freshest reading there can be, even
+	// if it began before this caller asked.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ok && now.Sub(r.at) < maxStale {
-		return r.val, r.at, nil
+	if r.err != nil || !r.ok {
+		var zero T
+		return zero, time.Time{}, r.err
 	}
-	var zero T
-	return zero, time.Time{}, r.err
+	return r.val, r.at, nil
 }
+
 func newSaleAdmission(cfg Config, tc client.Client, now func() time.Time, log *slog.Logger) *saleAdmission {
 	return &saleAdmission{max: cfg.MaxLiveOrders, maxQueued: cfg.MaxQueued, taskQueue: cfg.TaskQueue, temporal: tc, now: now, log: log,
 		leases: capacity.Client{Temporal: tc, TaskQueue: cfg.TaskQueue, DataConverter: cfg.DataConverter}}

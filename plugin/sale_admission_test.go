@@ -53,3 +53,33 @@ func TestRefreshedServesTheLastReadingWhileOneRefreshes(t *testing.T) {
 		t.Fatalf("a reading older than maxStale with Temporal down: %v", err)
 	}
 }
+
+// A caller that waits for a refresh begun before it asked gets that
+// refresh's reading, however long it took: never an empty one.
+func TestRefreshedAnswersWhatASlowRefreshRead(t *testing.T) {
+	var r refreshed[int]
+	release := make(chan struct{})
+	t0 := time.Unix(1000, 0)
+	started := make(chan struct{})
+	go func() {
+		_, _, _ = r.get(context.Background(), t0, time.Second, regMaxStale, func(context.Context) (int, error) {
+			close(started)
+			<-release
+			return 7, nil
+		})
+	}()
+	<-started
+	done := make(chan int)
+	go func() {
+		v, _, err := r.get(context.Background(), t0.Add(5*time.Second), time.Second, regMaxStale, func(context.Context) (int, error) { return 0, nil })
+		if err != nil {
+			t.Errorf("waiting for a slow refresh: %v", err)
+		}
+		done <- v
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if v := <-done; v != 7 {
+		t.Fatalf("a caller that waited for the refresh got %d, want its reading 7", v)
+	}
+}
