@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ type Server struct {
 	proc    *proc.Proc
 	logFile string
 	bare    bool
+	started bool // once: a restart keeps its ports
 }
 
 // Bare starts the server without lnplaylive's search attributes, as a fresh
@@ -81,12 +83,34 @@ func Start(t testing.TB, opts ...func(*Server)) *Server {
 func (s *Server) Address() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
 
 // Start (re)starts the server on its database and waits until it serves.
+// A first start whose port another test process took between FreePort and
+// the server's bind (test packages run in parallel) is tried again on
+// fresh ports; a restart keeps its ports, which clients hold.
 func (s *Server) Start() {
 	s.t.Helper()
+	for attempt := 1; ; attempt++ {
+		log, err := s.start()
+		if err == nil {
+			s.started = true
+			return
+		}
+		if !s.started && attempt < 4 && strings.Contains(log, "address already in use") {
+			s.Port, s.UIPort = FreePort(s.t), FreePort(s.t)
+			continue
+		}
+		s.t.Fatalf("temporal dev server did not start: %v\n%s", err, log)
+	}
+}
+
+// start runs the server once and waits until it serves, or exits; on
+// failure it returns what the server logged.
+func (s *Server) start() (log string, err error) {
 	logf, err := os.OpenFile(s.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		s.t.Fatal(err)
+		return "", err
 	}
+	info, _ := logf.Stat()
+	logged := info.Size()
 	args := []string{"server", "start-dev", "--db-filename", s.db,
 		"--ip", "127.0.0.1", "--port", strconv.Itoa(s.Port), "--ui-port", strconv.Itoa(s.UIPort),
 		"--headless", "--log-level", "warn"}
@@ -100,10 +124,13 @@ func (s *Server) Start() {
 	p, err := proc.Start(cmd)
 	logf.Close() // the child has its own descriptor
 	if err != nil {
-		s.t.Fatal(err)
+		return "", err
 	}
 	s.proc = p
-
+	since := func() string {
+		b, _ := os.ReadFile(s.logFile)
+		return string(b[min(int(logged), len(b)):])
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -111,11 +138,16 @@ func (s *Server) Start() {
 		cancel()
 		if err == nil {
 			c.Close()
-			return
+			return "", nil
+		}
+		select {
+		case <-p.Exited():
+			return since(), fmt.Errorf("it exited: %v", err)
+		default:
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(s.logFile)
-			s.t.Fatalf("temporal dev server did not start: %v\n%s", err, log)
+			p.Stop(syscall.SIGKILL, 0)
+			return since(), err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
