@@ -78,19 +78,21 @@ type BootstrapInput struct {
 }
 
 // BootstrapResult is what the customer receives, in node order: the nodes
-// with their runes, and where their links point (each fact once: the links
-// are made from these when a status is answered, order.Deployment.Linked).
+// with their runes and links, the seed's connection strings, and where the
+// links point. An order stores the nodes without their links and Links
+// once (the "nodes-once" version; the links are made again when a status
+// is answered, order.Deployment.Linked). The links stay in the result so
+// that a workflow worker older than that version, running beside a newer
+// activity worker during an upgrade, still hands out working links.
 type BootstrapResult struct {
-	Nodes []order.Node `json:"nodes,omitempty"`
-	Links *order.Links `json:"links,omitempty"`
-	// ConnectionStrings, and each node's ClamsURL, are what results held
-	// before links were derived: histories recorded then still replay.
-	ConnectionStrings []string `json:"connection_strings,omitempty"`
+	Nodes             []order.Node `json:"nodes,omitempty"`
+	Links             *order.Links `json:"links,omitempty"`
+	ConnectionStrings []string     `json:"connection_strings,omitempty"`
 }
 
-// bootstrapResult is a built playground as an order stores it.
+// bootstrapResult is a built playground as the workflow receives it.
 func bootstrapResult(pg playground.Playground) BootstrapResult {
-	return BootstrapResult{Nodes: (&order.Deployment{Nodes: pg.Nodes}).Unlinked().Nodes, Links: &pg.Links}
+	return BootstrapResult{Nodes: pg.Nodes, Links: &pg.Links, ConnectionStrings: pg.ConnectionStrings}
 }
 
 // Bootstrap installs and starts the playground and collects its connection strings.
