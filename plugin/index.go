@@ -40,9 +40,9 @@ type indexEntry struct {
 	paymentType string
 	// inv is the order's invoice as listinvoices would show it; for an
 	// offer, the paid invoice fetched from it, or until then a stand-in
-	// with the offer's expiry (what offerInvoice answers).
-	inv     cln.Invoice
-	offerID string
+	// with the offer's expiry (what offerInvoice answers). Either way an
+	// offer's id is its LocalOfferID.
+	inv cln.Invoice
 	// reply is the last answer made from this entry, marshalled, and
 	// what it was made of: an entry is replaced, never changed, when the
 	// order's invoice state changes, and a pushed state replaces its
@@ -109,17 +109,14 @@ func (x *invoiceIndex) lookup(id order.ID, paymentType string) (e *indexEntry, f
 	return e, true, true
 }
 
-// add records an order just sold.
-func (x *invoiceIndex) add(id order.ID, p payment, description string, amount uint64) {
-	inv := cln.Invoice{Label: p.label, Status: cln.StatusUnpaid, Description: description, AmountMsat: amount,
-		ExpiresAt: p.expiresAt.Unix(), LocalOfferID: p.offerID}
-	if p.paymentType == order.PaymentTypeBolt12 {
-		// What offerInvoice makes of an unpaid offer.
-		inv = cln.Invoice{Label: p.label, Status: cln.StatusUnpaid, ExpiresAt: p.expiresAt.Unix(), LocalOfferID: p.offerID}
-	}
+// add records an order just sold: unpaid until its expiry. Only the
+// status and the expiry of an unpaid invoice are ever answered (what
+// offerInvoice makes of an unpaid offer too); a paid one is recorded whole.
+func (x *invoiceIndex) add(id order.ID, p payment) {
+	inv := cln.Invoice{Label: p.label, Status: cln.StatusUnpaid, ExpiresAt: p.expiresAt.Unix(), LocalOfferID: p.offerID}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.putLocked(id, &indexEntry{paymentType: p.paymentType, inv: inv, offerID: p.offerID})
+	x.putLocked(id, &indexEntry{paymentType: p.paymentType, inv: inv})
 }
 
 // putLocked stores e unless what is held is final (paid, expired) and e
@@ -129,8 +126,8 @@ func (x *invoiceIndex) putLocked(id order.ID, e *indexEntry) {
 		return
 	}
 	x.byID[id] = e
-	if e.offerID != "" {
-		x.byOffer[e.offerID] = id
+	if e.inv.LocalOfferID != "" {
+		x.byOffer[e.inv.LocalOfferID] = id
 	}
 	x.sweepLocked()
 }
@@ -148,11 +145,26 @@ func (x *invoiceIndex) paid(inv cln.Invoice) {
 		if !ok {
 			return // not an order's offer (an extension's, or not ours)
 		}
-		x.putLocked(id, &indexEntry{paymentType: order.PaymentTypeBolt12, inv: inv, offerID: inv.LocalOfferID})
+		x.putLocked(id, &indexEntry{paymentType: order.PaymentTypeBolt12, inv: inv})
 		return
 	}
 	if id, ok := order.IDFromLabel(inv.Label); ok {
 		x.putLocked(id, &indexEntry{paymentType: order.PaymentTypeBolt11, inv: inv})
+	}
+}
+
+// listed records an invoice as listinvoices shows it while the index is
+// rebuilt: an order's own, or one paid from an order's offer.
+func (x *invoiceIndex) listed(inv cln.Invoice) {
+	switch inv.Status {
+	case cln.StatusPaid:
+		x.paid(inv)
+	case cln.StatusUnpaid:
+		if id, ok := order.IDFromLabel(inv.Label); ok && inv.LocalOfferID == "" {
+			x.mu.Lock()
+			defer x.mu.Unlock()
+			x.putLocked(id, &indexEntry{paymentType: order.PaymentTypeBolt11, inv: inv})
+		}
 	}
 }
 
@@ -165,7 +177,10 @@ func (x *invoiceIndex) confirm(id order.ID, paymentType string, inv cln.Invoice,
 	if e == nil || e.paymentType != paymentType || !found || inv.Status == cln.StatusUnpaid {
 		return
 	}
-	x.putLocked(id, &indexEntry{paymentType: paymentType, inv: inv, offerID: e.offerID})
+	if inv.LocalOfferID == "" {
+		inv.LocalOfferID = e.inv.LocalOfferID
+	}
+	x.putLocked(id, &indexEntry{paymentType: paymentType, inv: inv})
 }
 
 // forget drops an order that has ended: its later polls ask lightningd,
@@ -178,7 +193,7 @@ func (x *invoiceIndex) forget(id order.ID) {
 
 func (x *invoiceIndex) dropLocked(id order.ID) {
 	if e := x.byID[id]; e != nil {
-		delete(x.byOffer, e.offerID)
+		delete(x.byOffer, e.inv.LocalOfferID)
 		delete(x.byID, id)
 	}
 }
@@ -296,7 +311,7 @@ func (s *Service) loadOffers(ctx context.Context, src IndexSource) error {
 			continue
 		}
 		s.index.add(id, payment{paymentType: order.PaymentTypeBolt12, label: label, offerID: rec.OfferID,
-			expiresAt: time.Unix(rec.ExpiresAt, 0)}, "", 0)
+			expiresAt: time.Unix(rec.ExpiresAt, 0)})
 	}
 	return nil
 }
@@ -312,16 +327,7 @@ func (s *Service) loadInvoices(ctx context.Context, src IndexSource) (int, error
 		}
 		for _, inv := range page {
 			next = max(next, inv.CreatedIndex+1)
-			switch inv.Status {
-			case cln.StatusPaid:
-				s.index.paid(inv)
-			case cln.StatusUnpaid:
-				if id, ok := order.IDFromLabel(inv.Label); ok && inv.LocalOfferID == "" {
-					s.index.mu.Lock()
-					s.index.putLocked(id, &indexEntry{paymentType: order.PaymentTypeBolt11, inv: inv})
-					s.index.mu.Unlock()
-				}
-			}
+			s.index.listed(inv)
 		}
 		n += len(page)
 		if len(page) < indexPage {

@@ -83,6 +83,19 @@ func (p *indexedPlugin) waitReady(t *testing.T) {
 	}
 }
 
+// sellingNode is a lightningd stand-in and a connection to its RPC socket,
+// for selling as another plugin instance would.
+func sellingNode(t *testing.T) (*clntest.Node, *cln.Client) {
+	t.Helper()
+	node := clntest.NewNode(t)
+	rpc, err := cln.Dial(context.Background(), filepath.Join(node.Dir, node.RPCFile), "seller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rpc.Close() })
+	return node, rpc
+}
+
 // sell makes an order's invoice as createorder does (label, description,
 // expiry), without this plugin knowing: another instance, or an earlier
 // process, made it.
@@ -156,12 +169,7 @@ func rpcCalls(n *clntest.Node) int {
 
 func TestIndexAnswersAsLightningdDoesAcrossRestarts(t *testing.T) {
 	tc := devserver.Start(t).Client(t)
-	node := clntest.NewNode(t)
-	seller, err := cln.Dial(context.Background(), filepath.Join(node.Dir, node.RPCFile), "seller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer seller.Close()
+	node, seller := sellingNode(t)
 
 	// Orders older than the plugin: paid, unpaid, and one expiring soon.
 	paidBefore, unpaid := sell(t, seller, time.Hour), sell(t, seller, time.Hour)
@@ -250,12 +258,7 @@ func TestIndexAnswersAsLightningdDoesAcrossRestarts(t *testing.T) {
 // and equal lightningd's before, during and after.
 func TestIndexPolledDuringItsRebuild(t *testing.T) {
 	tc := devserver.Start(t).Client(t)
-	node := clntest.NewNode(t)
-	seller, err := cln.Dial(context.Background(), filepath.Join(node.Dir, node.RPCFile), "seller")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer seller.Close()
+	node, seller := sellingNode(t)
 	// Pages of other invoices, with orders among them.
 	var ids []order.ID
 	for i := range 2600 {
@@ -304,12 +307,7 @@ func TestIndexesOfTwoPluginsOnOneTemporal(t *testing.T) {
 	var plugins []*indexedPlugin
 	var own [][]order.ID
 	for range 2 {
-		node := clntest.NewNode(t)
-		seller, err := cln.Dial(context.Background(), filepath.Join(node.Dir, node.RPCFile), "seller")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer seller.Close()
+		node, seller := sellingNode(t)
 		ids := []order.ID{sell(t, seller, time.Hour), sell(t, seller, time.Hour)}
 		if err := node.Pay(ids[0].Label()); err != nil {
 			t.Fatal(err)
@@ -352,7 +350,7 @@ func TestIndexKeepsOnlyOrdersThatMayStillRun(t *testing.T) {
 	old, live, ended := order.NewID(), order.NewID(), order.NewID()
 	x.paid(cln.Invoice{Label: old.Label(), Status: cln.StatusPaid, PaidAt: now.Add(-25 * time.Hour).Unix()})
 	x.paid(cln.Invoice{Label: live.Label(), Status: cln.StatusPaid, PaidAt: now.Add(-time.Hour).Unix()})
-	x.add(ended, payment{paymentType: order.PaymentTypeBolt11, label: ended.Label(), expiresAt: now.Add(time.Minute)}, "", 0)
+	x.add(ended, payment{paymentType: order.PaymentTypeBolt11, label: ended.Label(), expiresAt: now.Add(time.Minute)})
 	if n := x.len(); n != 2 {
 		t.Fatalf("%d orders held, want 2 (the old payment left out)", n)
 	}

@@ -142,7 +142,7 @@ func (s *Service) CreateOrder(ctx context.Context, params json.RawMessage) (*ord
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	started = true
-	s.index.add(id, p, order.Description(req), amount)
+	s.index.add(id, p)
 	s.log.Info("order created", "order", id, "node_count", req.NodeCount, "hours", req.Hours, "amount_msat", amount, "payment_type", req.PaymentType)
 	return &order.CreateReply{
 		NodeCount:       req.NodeCount,

@@ -120,3 +120,39 @@ func TestStandInValidatesRequestsAgainstCLNSchemas(t *testing.T) {
 type quietTB struct{ testing.TB }
 
 func (q *quietTB) Errorf(string, ...any) {}
+
+// listinvoices pages as lightningd v25.12.1 does (checked against the real
+// binary): start and limit need an index, and by updated_index an invoice
+// never updated is listed too. (An unknown index fails CLN's schema.)
+func TestStandInPagesListinvoicesAsLightningd(t *testing.T) {
+	n := NewNode(t)
+	c, err := cln.Dial(context.Background(), filepath.Join(n.Dir, n.RPCFile), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for _, l := range []string{"a", "b", "c"} {
+		if _, err := c.CreateInvoice(ctx, cln.InvoiceRequest{AmountMsat: 1000, Label: l, Description: "d", Expiry: 60}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for params, want := range map[string]map[string]any{
+		"Can only specify {start} with {index}": {"start": 1},
+		"Can only specify {limit} with {index}": {"limit": 1},
+	} {
+		if err := c.Call(ctx, "listinvoices", want, nil); !cln.IsCode(err, -32602) || !strings.Contains(err.Error(), params) {
+			t.Errorf("listinvoices %v: %v, want %q", want, err, params)
+		}
+	}
+	page, err := c.ListInvoicesPage(ctx, 2, 1)
+	if err != nil || len(page) != 1 || page[0].Label != "b" {
+		t.Fatalf("index=created start=2 limit=1: %v %v", page, err)
+	}
+	var res struct {
+		Invoices []cln.Invoice `json:"invoices"`
+	}
+	if err := c.Call(ctx, "listinvoices", map[string]any{"index": "updated"}, &res); err != nil || len(res.Invoices) != 3 {
+		t.Fatalf("index=updated: %d invoices, %v; want the 3 never updated", len(res.Invoices), err)
+	}
+}
