@@ -17,30 +17,21 @@ $(BIN)/temporal:
 
 # What the tests need from Debian: OpenSSH's sshd for the SSH/SFTP tests;
 # jq, which the bootstrap script uses on the VM (cloud-init installs it
-# there); cloud-init, whose own schema check judges the VM's user data; and
-# the runtime libraries of the real Core Lightning build (../shared/cln),
-# unpacked into .data/; headless Chromium and poppler's pdfinfo, which
-# render the printable hand-out sheet as a person would see it.
+# there); cloud-init, whose own schema check judges the VM's user data; the
+# runtime libraries a Core Lightning or Bitcoin Core build made by hand
+# needs (no build comes with the project: tests find one through
+# LNPLAYLIVE_REAL_CLN and LNPLAYLIVE_REAL_BITCOIND, docs/TESTING.md);
+# headless Chromium and poppler's pdfinfo, which render the printable
+# hand-out sheet as a person would see it.
 DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g chromium poppler-utils \
 	libevent-2.1-7 libevent-core-2.1-7 libevent-pthreads-2.1-7 iproute2 util-linux
 # axe-core, from npm: the storefront's browser test checks every page with it.
 AXE_VERSION := 4.14.1
-SHARED := $(or $(LNPLAYLIVE_SHARED),$(CURDIR)/../shared)
-CLN_TARBALL := $(SHARED)/cln/bin/cln-v25.12.1-debian12-amd64.tar.xz
-# Real Bitcoin Core (../shared/bitcoin/REAL-BITCOIND.md): the playground's
-# bitcoind in the container engine double.
-BITCOIN_TARBALL := $(SHARED)/bitcoin/bin/bitcoin-core-v27.99-413844f1-debian12-amd64.tar.xz
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
-	@if [ ! -x .data/cln-v25.12.1/lightningd/lightningd ] && [ -f $(CLN_TARBALL) ]; then \
-		mkdir -p .data && tar xJf $(CLN_TARBALL) -C .data/; \
-	fi
-	@if [ ! -x .data/bitcoin-v27.99-413844f1/bin/bitcoind ] && [ -f $(BITCOIN_TARBALL) ]; then \
-		mkdir -p .data && tar xJf $(BITCOIN_TARBALL) -C .data/; \
 	fi
 	@if [ ! -f .data/npm/node_modules/axe-core/axe.min.js ]; then \
 		command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
@@ -96,8 +87,14 @@ schemas:
 record-histories: deps temporal schemas
 	LNPLAYLIVE_RECORD_HISTORIES=$(HISTORIES) $(GO) test -count=1 -run 'TestExpiryFreesTheSlotForTheNextOrder|TestAWarmPlaygroundIsClaimedInSecondsAndRefilled' ./e2e
 
+# Ends by saying, for each package with real-build tests, whether they ran
+# on a real Core Lightning / Bitcoin Core (LNPLAYLIVE_REAL_CLN,
+# LNPLAYLIVE_REAL_BITCOIND) or skipped; the same when a test failed.
+TIERS := $(CURDIR)/.data/tiers
 test: deps temporal vet schemas
-	$(GO) test -count=1 -timeout 25m ./...
+	@rm -rf $(TIERS)
+	@status=0; LNPLAYLIVE_TIERS_DIR=$(TIERS) $(GO) test -count=1 -timeout 25m ./... || status=$$?; \
+		./scripts/tiers.sh $(TIERS); exit $$status
 
 # The whole fault suite (make test runs its fast scenarios); the report
 # table is printed and written to .data/faults.md.

@@ -96,7 +96,7 @@ func (tap *rpcTap) maxPerSecond() (most, total int) {
 }
 
 // TestBenchStorefront: 1,000 open event streams on 100 orders, on the
-// real lightningd with the plugin; what lightningd sees, the first byte
+// lightningd with the plugin (real where LNPLAYLIVE_REAL_CLN names a build); what lightningd sees, the first byte
 // of an order page against a static file of the same binary, and the
 // storefront's memory.
 func TestBenchStorefront(t *testing.T) {
@@ -104,8 +104,8 @@ func TestBenchStorefront(t *testing.T) {
 		t.Skip("benchmarks run with `make bench`")
 	}
 	sys := newSystem(t, options{invoiceExpiry: 3600, pluginOptions: map[string]any{"lnplaylive-max-live-orders": 1000}})
-	s := sellerOn(t, sys)
-	tap := startRPCTap(t, filepath.Join(s.node.Dir, "regtest", "lightning-rpc"))
+	s := shopSeller(t, sys)
+	tap := startRPCTap(t, s.rpcFile)
 	sh := startShop(t, s, "LNPLAYLIVE_LIGHTNING_RPC="+tap.path, "LNPLAYLIVE_WEB_ORDERS_BURST=1000")
 	ids := make([]order.ID, 100)
 	for i := range ids {

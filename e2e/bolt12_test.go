@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,20 +15,25 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/lnplaylive/lnplaylive/internal/testworld/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
 	"github.com/lnplaylive/lnplaylive/internal/testworld/testbin"
 	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
 )
 
-// seller is the plugin inside a real lightningd v25.12.1 (../shared/cln),
-// on a fault environment's Temporal, worker and machines, with a customer
-// (a second real node) holding a channel to it.
+// seller is the plugin inside a lightningd, on a fault environment's
+// Temporal, worker and machines, with a customer who can pay it: a real
+// lightningd v25.12.1 (LNPLAYLIVE_REAL_CLN) with a second real node holding
+// a channel to it, or (shopSeller without a build) the system's own
+// lightningd stand-in, which takes payments as a peer's would arrive.
 type seller struct {
-	f     *faultEnv
-	node  *realcln.Node
-	payer *realcln.Node
-	rpc   *cln.Client
+	f       *faultEnv
+	node    *realcln.Node // nil on the stand-in
+	payer   *realcln.Node
+	standIn *clntest.Node // nil on a real lightningd
+	rpcFile string        // lightningd's socket, as the storefront dials it
+	rpc     *cln.Client
 }
 
 func newSeller(t *testing.T, f *faultEnv) *seller {
@@ -39,6 +45,7 @@ func newSeller(t *testing.T, f *faultEnv) *seller {
 
 // sellerOn is the plugin inside a real lightningd on a system's Temporal
 // and worker, with a paying node; orders need no adopting (a host pool).
+// It skips without LNPLAYLIVE_REAL_CLN.
 func sellerOn(t *testing.T, sys *system) *seller {
 	t.Helper()
 	pluginBin, err := testbin.Path("lnplaylive-plugin")
@@ -50,13 +57,41 @@ func sellerOn(t *testing.T, sys *system) *seller {
 		args = append(args, fmt.Sprintf("--%s=%v", k, v))
 	}
 	node := realcln.Start(t, args...)
-	s := &seller{node: node, payer: realPayer(t, node)}
-	s.rpc, err = cln.Dial(context.Background(), filepath.Join(node.Dir, "regtest", "lightning-rpc"), "bolt12-test")
+	s := &seller{node: node, payer: realPayer(t, node), rpcFile: filepath.Join(node.Dir, "regtest", "lightning-rpc")}
+	s.dial(t)
+	return s
+}
+
+// shopSeller is sellerOn where LNPLAYLIVE_REAL_CLN names a build, and
+// otherwise the system's lightningd stand-in with its plugin: what the
+// storefront sees through the socket is the same either way.
+func shopSeller(t *testing.T, sys *system) *seller {
+	t.Helper()
+	if os.Getenv(realcln.CLNEnv) != "" {
+		return sellerOn(t, sys)
+	}
+	s := &seller{standIn: sys.node, rpcFile: filepath.Join(sys.node.Dir, sys.node.RPCFile)}
+	s.dial(t)
+	return s
+}
+
+func (s *seller) dial(t *testing.T) {
+	t.Helper()
+	var err error
+	s.rpc, err = cln.Dial(context.Background(), s.rpcFile, "e2e-seller")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.rpc.Close() })
-	return s
+}
+
+// needsRealCLN skips what only a real lightningd can do (offers: onion
+// messages and the offers plugin).
+func (s *seller) needsRealCLN(t *testing.T) {
+	t.Helper()
+	if s.node == nil {
+		t.Skipf("%s: skipped (%s unset): offers need lightningd's offers plugin", realcln.TierCLN, realcln.CLNEnv)
+	}
 }
 
 // call calls one of the plugin's methods through lightningd.
@@ -81,6 +116,7 @@ func (s *seller) order(t *testing.T, hours int, paymentType string) order.Create
 // seller over onion messages and pays it over the channel.
 func (s *seller) payOffer(t *testing.T, offer string) {
 	t.Helper()
+	s.needsRealCLN(t)
 	var fi struct {
 		Invoice string `json:"invoice"`
 	}
@@ -92,8 +128,21 @@ func (s *seller) payOffer(t *testing.T, offer string) {
 	}
 }
 
+// payInvoice pays over the real channel, or (on the stand-in) settles the
+// invoice as a peer's payment would: lightningd marks it paid and notifies.
 func (s *seller) payInvoice(t *testing.T, bolt11 string) {
 	t.Helper()
+	if s.standIn != nil {
+		for _, inv := range s.standIn.Invoices() {
+			if inv.Bolt11 == bolt11 {
+				if err := s.standIn.Pay(inv.Label); err != nil {
+					t.Fatalf("pay: %v", err)
+				}
+				return
+			}
+		}
+		t.Fatalf("pay: the stand-in holds no invoice %s", bolt11)
+	}
 	if _, err := s.payer.Call("pay", "bolt11="+bolt11); err != nil {
 		t.Fatalf("pay: %v", err)
 	}

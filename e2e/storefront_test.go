@@ -30,8 +30,9 @@ import (
 )
 
 // The storefront in a real browser (headless Chromium through chromedp),
-// on the real lightningd v25.12.1 with the plugin, a real paying node, and
-// a host pool of real sshd hosts.
+// on lightningd with the plugin (the real v25.12.1 and a real paying node
+// where LNPLAYLIVE_REAL_CLN names a build; otherwise the stand-in, and the
+// offer subtest skips), and a host pool of real sshd hosts.
 
 // shop is a running lnplaylive-web binary.
 type shop struct {
@@ -54,7 +55,7 @@ func startShop(t *testing.T, s *seller, env ...string) shop {
 	ln.Close()
 	u := "http://" + addr
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "LNPLAYLIVE_LIGHTNING_RPC="+filepath.Join(s.node.Dir, "regtest", "lightning-rpc"),
+	cmd.Env = append(os.Environ(), "LNPLAYLIVE_LIGHTNING_RPC="+s.rpcFile,
 		"LNPLAYLIVE_WEB_ADDR="+addr, "LNPLAYLIVE_WEB_PUBLIC_URL="+u,
 		"LNPLAYLIVE_WEB_LINK_KEY_FILE="+filepath.Join(t.TempDir(), "link.key"))
 	cmd.Env = append(cmd.Env, env...)
@@ -347,7 +348,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 		// A development hour of 40 s: a 3-hour order lasts two minutes.
 		"lnplaylive-dev-hour-seconds": 40,
 	}})
-	s := sellerOn(t, sys)
+	s := shopSeller(t, sys)
 	sh := startShop(t, s)
 	b := browser(t)
 	var statuses []string // every status seen, for the original app's reads
@@ -521,6 +522,7 @@ func TestStorefrontInARealBrowser(t *testing.T) {
 	})
 
 	t.Run("the same purchase paid by a BOLT12 offer", func(t *testing.T) {
+		s.needsRealCLN(t)
 		ctx := tab(t, b)
 		do(t, ctx, "form", chromedp.Navigate(sh.url+"/"), chromedp.WaitVisible(chromedp.CSS("#buy-button")),
 			chromedp.Click(chromedp.CSS(`input[name=payment_type][value="bolt12"]`)), chromedp.Click(chromedp.CSS("#buy-button")),

@@ -1,8 +1,9 @@
 # Sourced by run.sh: a regtest payment node with the lnplaylive plugin, and
 # a second node with a channel to it to pay from, on a real bitcoind, so a
 # newcomer can buy a playground in the browser on one machine. Uses the
-# builds `make deps` unpacks from ../shared, or lightningd and bitcoind on
-# PATH. Sets dev_rpc (the payment node's rpc-file) on success.
+# builds LNPLAYLIVE_REAL_CLN and LNPLAYLIVE_REAL_BITCOIND point at (as the
+# tests do), or lightningd and bitcoind on PATH; the project ships neither.
+# Sets dev_rpc (the payment node's rpc-file) on success.
 
 dev_find() { # the first executable among the arguments
 	for p in "$@"; do if [ -n "$p" ] && [ -x "$p" ]; then echo "$p"; return 0; fi; done
@@ -11,10 +12,11 @@ dev_find() { # the first executable among the arguments
 
 dev_nodes() {
 	local ln cli btcd bcli dev base
-	dev_why="no lightningd and bitcoind found: \`make deps\` unpacks them from ../shared, or put them on PATH"
-	ln=$(dev_find "$PWD/.data/cln-v25.12.1/lightningd/lightningd" "$(command -v lightningd || true)") || return 1
-	cli=$(dev_find "$PWD/.data/cln-v25.12.1/cli/lightning-cli" "$(command -v lightning-cli || true)") || return 1
-	btcd=$(dev_find "$(ls -d "$PWD"/.data/bitcoin-*/bin/bitcoind 2>/dev/null | head -n 1)" "$(command -v bitcoind || true)") || return 1
+	local cln="${LNPLAYLIVE_REAL_CLN:-}" bitcoin="${LNPLAYLIVE_REAL_BITCOIND:-}"
+	dev_why="no lightningd and bitcoind found: point LNPLAYLIVE_REAL_CLN and LNPLAYLIVE_REAL_BITCOIND at builds (docs/TESTING.md), or put lightningd and bitcoind on PATH"
+	ln=$(dev_find "${cln:+$cln/lightningd/lightningd}" "$(command -v lightningd || true)") || return 1
+	cli=$(dev_find "${cln:+$cln/cli/lightning-cli}" "$(command -v lightning-cli || true)") || return 1
+	btcd=$(dev_find "${bitcoin:+$bitcoin/bin/bitcoind}" "$(command -v bitcoind || true)") || return 1
 	bcli=$(dev_find "$(dirname "$btcd")/bitcoin-cli") || return 1
 	dev_why="the dev nodes failed to start: see the lines above"
 	dev="$data/dev"

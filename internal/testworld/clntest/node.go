@@ -318,6 +318,14 @@ func (n *Node) handle(ctx context.Context, method string, raw json.RawMessage) (
 	n.mu.Unlock()
 	names, known := positional[method]
 	if !known {
+		// lightningd hands a method a plugin registered to that plugin,
+		// parameters as given, and returns its answer as its own.
+		if p := n.pluginFor(method); p != nil {
+			if len(raw) == 0 || string(raw) == "null" {
+				raw = json.RawMessage("{}")
+			}
+			return p.Call(ctx, method, raw)
+		}
 		return nil, &RPCError{Code: -32601, Message: "Unknown command '" + method + "'"}
 	}
 	params := map[string]json.RawMessage{}
@@ -369,6 +377,24 @@ func (n *Node) handle(ctx context.Context, method string, raw json.RawMessage) (
 		n.violation("stand-in response: %v", err)
 	}
 	return json.RawMessage(out), nil
+}
+
+// pluginFor is the live, enabled plugin that registered method, if any.
+func (n *Node) pluginFor(method string) *Plugin {
+	n.mu.Lock()
+	plugins := slices.Clone(n.plugins)
+	n.mu.Unlock()
+	for _, p := range plugins {
+		if !p.Alive() || p.Disabled != "" {
+			continue
+		}
+		for _, m := range p.Manifest.RPCMethods {
+			if m.Name == method {
+				return p
+			}
+		}
+	}
+	return nil
 }
 
 func str(params map[string]json.RawMessage, name string) (string, bool) {

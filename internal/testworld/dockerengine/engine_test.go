@@ -28,8 +28,7 @@ func newEngine(t *testing.T) *engine {
 	if os.Geteuid() != 0 {
 		t.Skip("the engine needs root (network, mount and PID namespaces)")
 	}
-	build, _ := realcln.Paths(t)
-	btc := realcln.Bitcoin(t)
+	build, btc := realcln.Both(t)
 	self, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)

@@ -173,8 +173,7 @@ func StartEngine(t testing.TB, hostKey ed25519.PrivateKey, authorized ssh.Public
 	if os.Geteuid() != 0 {
 		t.Skip("the container engine double needs root (network, mount and PID namespaces)")
 	}
-	build, _ := realcln.Paths(t)
-	bitcoin := realcln.Bitcoin(t)
+	build, bitcoin := realcln.Both(t)
 	docker, err := testbin.Tool("./internal/testworld/dockerdouble", "docker")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,11 @@
-// Package realcln runs the real Core Lightning build of ../shared/cln
-// (v25.12.1, the playground's pinned version) for tests that claim to work
-// with Core Lightning: a node on a regtest chain kept by the fake
-// bitcoin-cli beside it, reached through the real lightning-cli.
+// Package realcln runs a real Core Lightning build, where one is at hand,
+// for tests that claim to work with Core Lightning: a node on a regtest
+// chain kept by the fake bitcoin-cli of ../shared/cln, reached through the
+// real lightning-cli. No build comes with the project or with ../shared
+// (../shared/cln/REAL-CLN.md): a test finds one made by hand through
+// LNPLAYLIVE_REAL_CLN, and Bitcoin Core through LNPLAYLIVE_REAL_BITCOIND.
+// Without them those tests skip with a line naming the variable; a
+// variable that points at something that is not a build fails the test.
 package realcln
 
 import (
@@ -20,8 +24,20 @@ import (
 	"time"
 )
 
-// Version is the build the tests run, and the one the playground pins.
+// Version is the Core Lightning release the playground pins, and the one
+// the recorded behaviour in ../shared was seen on.
 const Version = "v25.12.1"
+
+// The variables that point the tests at builds made by hand.
+const (
+	CLNEnv      = "LNPLAYLIVE_REAL_CLN"
+	BitcoindEnv = "LNPLAYLIVE_REAL_BITCOIND"
+)
+
+// TiersEnv names a folder where each test package records, per tier,
+// whether its real-build tests ran or skipped: `make test` prints the
+// summary from it.
+const TiersEnv = "LNPLAYLIVE_TIERS_DIR"
 
 // Node is one running lightningd.
 type Node struct {
@@ -45,27 +61,101 @@ func shared() string {
 	return filepath.Join(root(), "..", "shared")
 }
 
-// Paths are the unpacked build and the chain stand-in (fake-bitcoin-cli).
-// A clone without ../shared skips: the real build comes from there.
-func Paths(t testing.TB) (build, chain string) {
+// Tier names for the summary.
+const (
+	TierCLN      = "real Core Lightning"
+	TierBitcoind = "real Bitcoin Core"
+)
+
+// record notes that this package's tests ran on (or skipped) a tier. A
+// "ran" is never overwritten by a later skip.
+func record(tier, outcome string) {
+	dir := os.Getenv(TiersEnv)
+	if dir == "" {
+		return
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return
+	}
+	pkg, err := filepath.Rel(root(), wd)
+	if err != nil {
+		return
+	}
+	name := filepath.Join(dir, strings.ReplaceAll(pkg, string(filepath.Separator), "_")+"."+strings.ReplaceAll(tier, " ", "-"))
+	if prev, err := os.ReadFile(name); err == nil && strings.HasPrefix(string(prev), "ran") {
+		return
+	}
+	_ = os.MkdirAll(dir, 0o755)
+	_ = os.WriteFile(name, []byte(fmt.Sprintf("%s\t%s\t%s\n", outcome, pkg, tier)), 0o644)
+}
+
+// build is one kind of build a test can need.
+type build struct {
+	tier, env string
+	parts     []string
+}
+
+var (
+	clnBuild      = build{TierCLN, CLNEnv, []string{"lightningd/lightningd", "cli/lightning-cli", "plugins"}}
+	bitcoindBuild = build{TierBitcoind, BitcoindEnv, []string{"bin/bitcoind", "bin/bitcoin-cli"}}
+)
+
+// locate finds the builds the variables point at, in order: it skips the
+// test when one is unset (recording, for the summary, only the tiers that
+// were missing), and fails it when one is set but lacks a part.
+func locate(t testing.TB, builds ...build) []string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(shared(), "cln")); err != nil {
-		// CI and the developers' machines have it.
-		t.Skipf("no real Core Lightning build: %s is absent (set LNPLAYLIVE_SHARED)", filepath.Join(shared(), "cln"))
+	var unset []string
+	for _, b := range builds {
+		if os.Getenv(b.env) == "" {
+			record(b.tier, "skipped ("+b.env+" unset)")
+			unset = append(unset, fmt.Sprintf("%s: skipped (%s unset)", b.tier, b.env))
+		}
 	}
-	build = filepath.Join(root(), ".data", "cln-"+Version)
-	if _, err := os.Stat(filepath.Join(build, "lightningd", "lightningd")); err != nil {
-		t.Fatalf("the real Core Lightning build is not unpacked at %s: run `make deps`", build)
+	if len(unset) > 0 {
+		t.Skip(strings.Join(unset, "; "))
 	}
-	chain = filepath.Join(shared(), "cln", "fake-bitcoind", "fake-bitcoin-cli")
+	dirs := make([]string, len(builds))
+	for i, b := range builds {
+		dirs[i] = os.Getenv(b.env)
+		for _, p := range b.parts {
+			if _, err := os.Stat(filepath.Join(dirs[i], p)); err != nil {
+				t.Fatalf("%s=%s is not a usable build: %v", b.env, dirs[i], err)
+			}
+		}
+		record(b.tier, "ran")
+	}
+	return dirs
+}
+
+// chainStandIn is ../shared/cln/fake-bitcoind/fake-bitcoin-cli.
+func chainStandIn(t testing.TB) string {
+	t.Helper()
+	chain := filepath.Join(shared(), "cln", "fake-bitcoind", "fake-bitcoin-cli")
 	if _, err := os.Stat(chain); err != nil {
 		t.Fatalf("the regtest chain stand-in is missing at %s (set LNPLAYLIVE_SHARED)", chain)
 	}
-	return build, chain
+	return chain
 }
 
-// Start runs a node on a chain of its own until the test ends. The build
-// is unpacked into .data by `make deps`.
+// Paths are the Core Lightning build LNPLAYLIVE_REAL_CLN points at (with
+// lightningd/lightningd, cli/lightning-cli and plugins/) and the chain
+// stand-in (../shared/cln/fake-bitcoind/fake-bitcoin-cli).
+func Paths(t testing.TB) (build, chain string) {
+	t.Helper()
+	return locate(t, clnBuild)[0], chainStandIn(t)
+}
+
+// Both are the Core Lightning and the Bitcoin Core builds, for tests that
+// need the two: it skips when either variable is unset.
+func Both(t testing.TB) (cln, bitcoind string) {
+	t.Helper()
+	dirs := locate(t, clnBuild, bitcoindBuild)
+	return dirs[0], dirs[1]
+}
+
+// Start runs a node on a chain of its own until the test ends.
 func Start(t testing.TB, extra ...string) *Node {
 	t.Helper()
 	return StartOn(t, "", extra...)
@@ -230,19 +320,9 @@ func tail(b []byte) string {
 	return string(b)
 }
 
-// BitcoinVersion is the real Bitcoin Core build of ../shared/bitcoin.
-const BitcoinVersion = "v27.99-413844f1"
-
-// Bitcoin is the unpacked real Bitcoin Core build (bin/bitcoind,
-// bin/bitcoin-cli); a clone without ../shared skips.
+// Bitcoin is the Bitcoin Core build LNPLAYLIVE_REAL_BITCOIND points at
+// (with bin/bitcoind and bin/bitcoin-cli).
 func Bitcoin(t testing.TB) string {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(shared(), "bitcoin")); err != nil {
-		t.Skipf("no real Bitcoin Core build: %s is absent (set LNPLAYLIVE_SHARED)", filepath.Join(shared(), "bitcoin"))
-	}
-	dir := filepath.Join(root(), ".data", "bitcoin-"+BitcoinVersion)
-	if _, err := os.Stat(filepath.Join(dir, "bin", "bitcoind")); err != nil {
-		t.Fatalf("the real Bitcoin Core build is not unpacked at %s: run `make deps`", dir)
-	}
-	return dir
+	return locate(t, bitcoindBuild)[0]
 }
