@@ -23,7 +23,7 @@ var layers = []struct {
 	{"the domain and its plumbing", []string{"order", "codec", "handout", "metrics", "plugin/cln",
 		"infra", "infra/hostkey", "infra/shell", "infra/sshx",
 		"internal/jsonframe", "internal/proc", "internal/debugserver", "internal/temporalconn"}, true},
-	{"the outside world", []string{"infra/playground", "infra/hetzner", "infra/hostpool"}, true},
+	{"the outside world", []string{"infra/playground", "infra/hetzner", "infra/hostpool", "infra/wsproxy"}, true},
 	{"activities", []string{"activities"}, false},
 	{"workflows", []string{"workflows"}, false},
 	{"clients of the workflows", []string{"capacity", "ops", "internal/stack"}, true},

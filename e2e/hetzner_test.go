@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,8 +32,18 @@ func hetznerEnv(t *testing.T, api *hetznertest.API) []string {
 	return []string{
 		"HCLOUD_TOKEN=" + api.Token, "HCLOUD_ENDPOINT=" + api.URL,
 		"LNPLAYLIVE_HETZNER_SSH_KEY=" + hetznertest.SSHKeyName, "LNPLAYLIVE_HOST_KEY_SECRET_FILE=" + secret,
-		"LNPLAYLIVE_HETZNER_POLL_MS=20",
+		"LNPLAYLIVE_HETZNER_POLL_MS=20", "LNPLAYLIVE_CLAMS_PROXY=" + refusingProxy(t),
 	}
+}
+
+// refusingProxy is a websocket proxy that is up and refuses every target
+// (as lnplaylive-web's does for one that is not a live order's node).
+func refusingProxy(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not a node of a live order", http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
 // A paid order gets exactly one VM, labelled with the order, even when the
@@ -137,24 +148,55 @@ func TestSweeperDeletesOrphanAndKeepsLiveOrdersVM(t *testing.T) {
 	}
 }
 
-// A deployment that cannot succeed (a server type Hetzner does not have)
-// fails for good with the reason, and leaves no server behind.
+// A deployment that cannot succeed (the image went from Hetzner after the
+// worker started) fails for good with the reason, and leaves no server.
 func TestProvisionFailingForGoodEndsFailedWithNoServer(t *testing.T) {
 	api := hetznertest.New(t)
-	env := append(hetznerEnv(t, api), "LNPLAYLIVE_HETZNER_SERVER_TYPES=8:cx999")
-	s := newSystem(t, options{workerEnv: env})
+	s := newSystem(t, options{workerEnv: hetznerEnv(t, api)})
 	r := s.createOrder(map[string]any{"node_count": 8, "hours": 3})
+	api.SetImages("ubuntu-24.04")
 	if err := s.node.Pay("lnplaylive-" + string(r.BOLT11InvoiceID)); err != nil {
 		t.Fatal(err)
 	}
 	st := s.waitStatus(string(r.BOLT11InvoiceID), 30*time.Second, func(st status) bool {
 		return strings.Contains(string(st.DeploymentDetails), `"failed"`)
 	})
-	if d := st.deployment(t); !strings.Contains(d.Error, "cx999") {
+	if d := st.deployment(t); !strings.Contains(d.Error, "image") {
 		t.Fatalf("failure reason %q", d.Error)
 	}
 	if n := len(api.Servers()); n != 0 {
 		t.Fatalf("%d servers left", n)
+	}
+}
+
+// A worker told to order a server type Hetzner removed (the default of a
+// year ago) sells nothing: createorder refuses in words naming the type
+// and the fix, and makes no invoice; `lnplaylive doctor` says the same,
+// one line per check, and exits non-zero. With no type pinned, every size
+// resolves to a type on sale today, and doctor passes.
+func TestAWorkerThatCannotOrderAServerSellsNothing(t *testing.T) {
+	api := hetznertest.New(t)
+	env := append(hetznerEnv(t, api), "LNPLAYLIVE_HETZNER_SERVER_TYPES=8:cx22")
+	s := newSystem(t, options{workerEnv: env})
+	_, rerr := s.call("lnplaylive-createorder", map[string]any{"node_count": 8, "hours": 3})
+	if rerr == nil || !strings.Contains(rerr.Message, `"cx22" is not in Hetzner's catalogue`) || !strings.Contains(rerr.Message, "LNPLAYLIVE_HETZNER_SERVER_TYPES") {
+		t.Fatalf("createorder: %v", rerr)
+	}
+	if n := len(s.node.Invoices()); n != 0 {
+		t.Fatalf("%d invoices made", n)
+	}
+	out, err := s.cliEnv(env, "doctor")
+	if err == nil || !strings.Contains(out, "FAIL server type for 8 nodes") || !strings.Contains(out, "fix: ") || !strings.Contains(out, "ok   Hetzner API token") {
+		t.Fatalf("doctor with a removed type: %v\n%s", err, out)
+	}
+	good := hetznerEnv(t, api)
+	out, err = s.cliEnv(good, "doctor")
+	if err != nil || !strings.Contains(out, "ok   server type for 8 nodes: cx23 in fsn1") || !strings.Contains(out, "ok   server type for 64 nodes: cx43") ||
+		!strings.Contains(out, "ok   attendees' websocket proxy") || strings.Contains(out, "FAIL") {
+		t.Fatalf("doctor on today's catalogue: %v\n%s", err, out)
+	}
+	if len(api.Servers()) != 0 {
+		t.Fatal("doctor or the worker made a server")
 	}
 }
 

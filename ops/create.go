@@ -52,14 +52,17 @@ func (o Ops) Create(ctx context.Context, req CreateRequest) (order.ID, error) {
 	}
 	id := order.NewID()
 	leases := capacity.Client{Temporal: o.Client, TaskQueue: o.TaskQueue, DataConverter: o.DataConverter}
-	kind, err := leases.Provider(ctx)
+	reg, err := leases.Registration(ctx)
 	if err != nil {
 		return "", err
 	}
-	switch kind {
-	case workflows.ProviderNone:
+	kind := reg.Provider
+	switch {
+	case reg.Admission.Unavailable != "":
+		return "", fmt.Errorf("%w: the worker cannot deploy now: %s", ErrNoCapacity, reg.Admission.Unavailable)
+	case kind == workflows.ProviderNone:
 		return "", fmt.Errorf("%w configured: the worker has no provider (it needs HCLOUD_TOKEN or LNPLAYLIVE_HOSTS_FILE)", ErrNoCapacity)
-	case workflows.ProviderHosts:
+	case kind == workflows.ProviderHosts:
 		if _, err := leases.Reserve(ctx, id.String(), req.NodeCount, time.Now().Add(reserveFor)); err != nil {
 			if errors.Is(err, capacity.ErrNoFreeSlot) {
 				return "", fmt.Errorf("%w: %v", ErrNoCapacity, err)

@@ -33,15 +33,35 @@ type clamsConnection struct {
 	Value string `json:"value"`
 }
 
+// retiredClamsProxies are proxies Clams has taken down, with the one that
+// replaced each: orders store where their links point, and a live order
+// (up to 504 hours) may have stored one before it went.
+var retiredClamsProxies = map[string]string{
+	// Removed in Remote 2.5.1 (2024-12-09); 2.6.1 (2025-08-09) brought
+	// CLAMS_WS_PROXY back at this address.
+	"wss://api.clams.tech/ws-proxy": "wss://proxy.clams.tech",
+}
+
+// CurrentClamsProxy is proxy, or what replaced it if Clams retired it.
+func CurrentClamsProxy(proxy string) string {
+	if now, ok := retiredClamsProxies[strings.TrimRight(proxy, "/")]; ok {
+		return now
+	}
+	return proxy
+}
+
 // ClamsURL is the Clams Remote 2.x link that adds a node as a wallet,
-// connecting through the proxy to its p2p port.
+// connecting through the proxy to its p2p port. larp=true asks for
+// Remote's workshop mode (made for lnplay, Remote PR #253): a session with
+// a fixed passphrase and one wallet, so an attendee lands on the wallet
+// instead of a "create a secure passphrase" page.
 func ClamsURL(app, proxy, nodeID, host string, p2pPort int, rune, label string) string {
 	conf, _ := json.Marshal(clamsConfiguration{
 		Address:    nodeID + "@" + net.JoinHostPort(host, strconv.Itoa(p2pPort)),
-		Connection: clamsConnection{Type: "proxy", Value: proxy},
+		Connection: clamsConnection{Type: "proxy", Value: CurrentClamsProxy(proxy)},
 		Token:      rune,
 	})
-	q := url.Values{"type": {"coreln"}, "configuration": {string(conf)}, "label": {label}}
+	q := url.Values{"type": {"coreln"}, "configuration": {string(conf)}, "label": {label}, "larp": {"true"}}
 	// url.Values sorts its keys; Clams reads them by name.
 	return strings.TrimRight(app, "/") + "/wallets/add?" + q.Encode()
 }

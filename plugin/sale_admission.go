@@ -167,6 +167,8 @@ func (g *saleAdmission) reserve(ctx context.Context, nodeCount int) (grant, erro
 		return grant{}, err
 	}
 	switch {
+	case reg.Admission.Unavailable != "":
+		return grant{}, fmt.Errorf("%w: the worker cannot deploy now: %s", ErrNoCapacity, reg.Admission.Unavailable)
 	case reg.Provider == workflows.ProviderNone:
 		return grant{}, fmt.Errorf("%w configured: the worker has no provider to deploy on (it needs HCLOUD_TOKEN or LNPLAYLIVE_HOSTS_FILE)", ErrNoCapacity)
 	case reg.Admission.MaxNodes > 0 && nodeCount > reg.Admission.MaxNodes:

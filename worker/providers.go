@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/ssh"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/lnplaylive/lnplaylive/infra/hostkey"
 	"github.com/lnplaylive/lnplaylive/infra/hostpool"
 	"github.com/lnplaylive/lnplaylive/infra/playground"
+	"github.com/lnplaylive/lnplaylive/order"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -68,9 +71,12 @@ func hostKeys() (*hostkey.Deriver, error) {
 	return hostkey.NewDeriver(sum[:])
 }
 
-// parseServerTypes reads "8:cx22,16:cx32,…".
+// parseServerTypes reads "8:cx23,16:cx33,…" (empty: none pinned).
 func parseServerTypes(s string) (map[int]string, error) {
 	out := map[int]string{}
+	if strings.TrimSpace(s) == "" {
+		return out, nil
+	}
 	for _, item := range strings.Split(s, ",") {
 		n, typ, ok := strings.Cut(strings.TrimSpace(item), ":")
 		count, err := strconv.Atoi(n)
@@ -219,9 +225,26 @@ func hetznerFromEnv(token string, log *slog.Logger, reg prometheus.Registerer) (
 	if err != nil {
 		return nil, err
 	}
-	types, err := parseServerTypes(env("LNPLAYLIVE_HETZNER_SERVER_TYPES", "8:cx22,16:cx32,32:cx32,64:cx42"))
+	// Empty by default: each size gets the cheapest type Hetzner sells
+	// today that holds it (hetzner.Pick); a pinned type wins.
+	types, err := parseServerTypes(os.Getenv("LNPLAYLIVE_HETZNER_SERVER_TYPES"))
 	if err != nil {
 		return nil, err
+	}
+	sizes := order.DefaultProducts().NodeCounts()
+	for n := range types {
+		if !slices.Contains(sizes, n) {
+			sizes = append(sizes, n)
+		}
+	}
+	var archs []hcloud.Architecture
+	for _, a := range strings.Split(env("LNPLAYLIVE_HETZNER_ARCHITECTURES", "x86"), ",") {
+		switch a := hcloud.Architecture(strings.TrimSpace(a)); a {
+		case hcloud.ArchitectureX86, hcloud.ArchitectureARM:
+			archs = append(archs, a)
+		default:
+			return nil, fmt.Errorf("LNPLAYLIVE_HETZNER_ARCHITECTURES: %q is not x86 or arm (the images' architectures)", a)
+		}
 	}
 	sshPort, err := strconv.Atoi(env("LNPLAYLIVE_SSH_PORT", "22"))
 	if err != nil {
@@ -232,16 +255,18 @@ func hetznerFromEnv(token string, log *slog.Logger, reg prometheus.Registerer) (
 		return nil, errors.New("LNPLAYLIVE_HETZNER_POLL_MS: not a number")
 	}
 	cfg := hetzner.Config{
-		Token:        token,
-		Endpoint:     os.Getenv("HCLOUD_ENDPOINT"),
-		ServerTypes:  types,
-		Image:        env("LNPLAYLIVE_HETZNER_IMAGE", "debian-12"),
-		Locations:    strings.Split(env("LNPLAYLIVE_HETZNER_LOCATIONS", "fsn1,nbg1,hel1"), ","),
-		SSHKeyName:   env("LNPLAYLIVE_HETZNER_SSH_KEY", "lnplaylive"),
-		SSHUser:      env("LNPLAYLIVE_SSH_USER", "root"),
-		SSHPort:      sshPort,
-		PollInterval: time.Duration(pollMS) * time.Millisecond,
-		Registerer:   reg,
+		Token:         token,
+		Endpoint:      os.Getenv("HCLOUD_ENDPOINT"),
+		Sizes:         sizes,
+		ServerTypes:   types,
+		Architectures: archs,
+		Image:         env("LNPLAYLIVE_HETZNER_IMAGE", "debian-12"),
+		Locations:     strings.Split(env("LNPLAYLIVE_HETZNER_LOCATIONS", "fsn1,nbg1,hel1"), ","),
+		SSHKeyName:    env("LNPLAYLIVE_HETZNER_SSH_KEY", "lnplaylive"),
+		SSHUser:       env("LNPLAYLIVE_SSH_USER", "root"),
+		SSHPort:       sshPort,
+		PollInterval:  time.Duration(pollMS) * time.Millisecond,
+		Registerer:    reg,
 	}
 	log.Info("provider: hetzner", "endpoint", cfg.Endpoint, "locations", cfg.Locations, "image", cfg.Image)
 	p, err := hetzner.New(cfg, keys)
@@ -250,6 +275,11 @@ func hetznerFromEnv(token string, log *slog.Logger, reg prometheus.Registerer) (
 	}
 	return p, nil
 }
+
+// ClamsProxy is the websocket proxy attendees' links name
+// (LNPLAYLIVE_CLAMS_PROXY): Clams Remote's own by default, or lnplaylive-web's
+// (wss://<its public host>/ws-proxy) where the operator runs one.
+func ClamsProxy() string { return env("LNPLAYLIVE_CLAMS_PROXY", playground.DefaultClamsProxy) }
 
 // BootstrapperFromEnv builds the SSH bootstrapper from the operator's key
 // (LNPLAYLIVE_SSH_KEY_FILE); without a readable key there is none, and paid
@@ -274,7 +304,7 @@ func BootstrapperFromEnv(log *slog.Logger) (*playground.Bootstrapper, error) {
 		Images:      images,
 		Runes:       profile,
 		ClamsApp:    env("LNPLAYLIVE_CLAMS_APP", playground.DefaultClamsApp),
-		ClamsProxy:  env("LNPLAYLIVE_CLAMS_PROXY", playground.DefaultClamsProxy),
+		ClamsProxy:  ClamsProxy(),
 		ClamsBase:   env("LNPLAYLIVE_CLAMS_BASE", playground.DefaultClamsBase),
 		RemoteDir:   remoteDir(),
 		ReadyMarker: env("LNPLAYLIVE_READY_MARKER", hetzner.ReadyMarker),

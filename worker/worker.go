@@ -19,6 +19,7 @@ import (
 	"github.com/lnplaylive/lnplaylive/capacity"
 	"github.com/lnplaylive/lnplaylive/infra"
 	"github.com/lnplaylive/lnplaylive/infra/hostpool"
+	"github.com/lnplaylive/lnplaylive/infra/wsproxy"
 	"github.com/lnplaylive/lnplaylive/internal/temporalconn"
 	"github.com/lnplaylive/lnplaylive/metrics"
 	"github.com/lnplaylive/lnplaylive/workflows"
@@ -126,6 +127,40 @@ func capacityConfig(p infra.Provider, cfg Config) workflows.CapacityConfig {
 	return cc
 }
 
+// checkOutsideWorld runs the provider's start-up check, logging each line.
+// It returns why no order can be served ("" when every check passed): the
+// worker still runs, so orders already paid go on and are released, but
+// it registers that reason and createorder refuses new orders with it.
+func checkOutsideWorld(ctx context.Context, p infra.Provider, log *slog.Logger) string {
+	checker, ok := p.(infra.Checker)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	checks := checker.Check(ctx)
+	// The attendees' proxy is reported, not a reason to stop selling: the
+	// playground works without it (direct ws: links, the CLI), and a proxy
+	// outage is for the operator to fix, not for the customer to pay for.
+	proxy := wsproxy.Check(ctx, ClamsProxy())
+	if proxy.Err != nil {
+		log.Error("start-up check failed: attendees' Clams links will not connect until it passes", "check", proxy.Name, "error", proxy.Err, "fix", proxy.Fix)
+	} else {
+		log.Info("start-up check", "check", proxy.Name, "detail", proxy.Detail)
+	}
+	for _, c := range checks {
+		switch {
+		case c.Err != nil:
+			log.Error("start-up check failed: no order is sold until it passes (fix it, then restart the worker)", "check", c.Name, "error", c.Err, "fix", c.Fix)
+		case c.Warning:
+			log.Warn("start-up check", "check", c.Name, "detail", c.Detail)
+		default:
+			log.Info("start-up check", "check", c.Name, "detail", c.Detail)
+		}
+	}
+	return infra.Failed(checks)
+}
+
 // Run serves the task queue until ctx ends.
 func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog.Logger) error {
 	var mh client.MetricsHandler
@@ -170,6 +205,7 @@ func Run(ctx context.Context, cfg Config, acts *activities.Activities, log *slog
 		return err
 	}
 	registered := capacityConfig(acts.Provider, cfg)
+	registered.Unavailable = checkOutsideWorld(ctx, acts.Provider, log)
 	leases := capacity.Client{Temporal: c, TaskQueue: cfg.TaskQueue}
 	if acts.Admissions == nil {
 		acts.Admissions = leases

@@ -198,7 +198,7 @@ func (c *capacity) drainWarmSignals(ctx workflow.Context) {
 
 // publish keeps the AdmissionMemo current for createorder.
 func (c *capacity) publish(ctx workflow.Context) {
-	m := AdmissionMemo{Queued: len(c.queue), MaxNodes: max(c.maxNodes(), 0)}
+	m := AdmissionMemo{Queued: len(c.queue), MaxNodes: max(c.maxNodes(), 0), Unavailable: c.cfg.Unavailable}
 	if c.memoSet && m == c.memo {
 		return
 	}

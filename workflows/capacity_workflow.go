@@ -94,6 +94,10 @@ type CapacityConfig struct {
 	MaxMachines int `json:"max_machines,omitempty"`
 	// Warm is the warm pool to keep (none by default).
 	Warm WarmConfig `json:"warm,omitzero"`
+	// Unavailable, when set, is why the worker takes no new orders: its
+	// start-up check of the outside world failed (a type Hetzner does not
+	// sell, a missing image or SSH key). Orders already paid go on.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // AdmitRequest is a paid order asking for capacity.
@@ -128,6 +132,8 @@ type AdmissionMemo struct {
 	// MaxNodes is the biggest order the provider can ever serve (a pool's
 	// biggest slot); 0: no bound.
 	MaxNodes int `json:"max_nodes,omitempty"`
+	// Unavailable is CapacityConfig.Unavailable: why no order is sold.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // LeaseRequest asks for a slot for an order.

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	root := &cobra.Command{Use: "lnplaylive", Short: "Operate lnplaylive", SilenceUsage: true}
-	root.AddCommand(ordersCmd(), sweepCmd(), codecServerCmd(), newKeyCmd(), devCmd())
+	root.AddCommand(ordersCmd(), sweepCmd(), codecServerCmd(), newKeyCmd(), devCmd(), doctorCmd())
 	if err := root.Execute(); err != nil {
 		os.Exit(1)
 	}

@@ -40,13 +40,21 @@ const PortBase = 6000
 type Config struct {
 	Token    string // secret: never logged
 	Endpoint string // default: Hetzner's public API
-	// ServerTypes by node count; Locations in order of preference.
+	// Sizes are the node counts sold: each gets its server type from
+	// Hetzner's catalogue (Plan), unless ServerTypes pins one.
+	Sizes []int
+	// ServerTypes pins a type for a node count (the operator's choice wins
+	// over the catalogue's cheapest fit).
 	ServerTypes map[int]string
-	Image       string
-	Locations   []string
-	SSHKeyName  string // the operator's key registered at Hetzner
-	SSHUser     string
-	SSHPort     int
+	// Architectures the playground's images run on (default x86 alone; add
+	// arm when the images are multi-arch).
+	Architectures []hcloud.Architecture
+	Image         string
+	// Locations in order of preference.
+	Locations  []string
+	SSHKeyName string // the operator's key registered at Hetzner
+	SSHUser    string
+	SSHPort    int
 	// PollInterval between action polls (tests make it tiny).
 	PollInterval time.Duration
 	// RetryBackoff, when set, replaces hcloud-go's exponential backoff for
@@ -59,17 +67,12 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// DefaultServerTypes follow SPEC §5 (≥150 MB per node): cx22 2 vCPU/4 GB,
-// cx32 4 vCPU/8 GB, cx42 8 vCPU/16 GB.
-func DefaultServerTypes() map[int]string {
-	return map[int]string{8: "cx22", 16: "cx32", 32: "cx32", 64: "cx42"}
-}
-
 // Provider implements infra.Provider with one VM per order.
 type Provider struct {
 	cfg  Config
 	c    *hcloud.Client
 	keys *hostkey.Deriver
+	cat  catalogue
 }
 
 // New makes a provider. keys derives each order's SSH host key.
@@ -92,6 +95,9 @@ func New(cfg Config, keys *hostkey.Deriver) (*Provider, error) {
 	cfg.HTTPClient = &limited
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
+	}
+	if len(cfg.Architectures) == 0 {
+		cfg.Architectures = []hcloud.Architecture{hcloud.ArchitectureX86}
 	}
 	opts := []hcloud.ClientOption{
 		hcloud.WithToken(cfg.Token),
@@ -162,9 +168,13 @@ func (p *Provider) find(ctx context.Context, orderID string) (*hcloud.Server, er
 }
 
 func (p *Provider) create(ctx context.Context, spec infra.Spec, heartbeat func(string)) (*hcloud.Server, error) {
-	typ, ok := p.cfg.ServerTypes[spec.NodeCount]
+	plan, err := p.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	candidates, ok := plan.BySize[spec.NodeCount]
 	if !ok {
-		return nil, &infra.PermanentError{Reason: fmt.Sprintf("no server type configured for %d nodes", spec.NodeCount)}
+		return nil, &infra.PermanentError{Reason: fmt.Sprintf("no server type for %d nodes: it is not a size this worker sells", spec.NodeCount)}
 	}
 	key, _, err := p.c.SSHKey.GetByName(ctx, p.cfg.SSHKeyName)
 	if err != nil {
@@ -190,14 +200,18 @@ func (p *Provider) create(ctx context.Context, spec infra.Spec, heartbeat func(s
 		// playground's id, whose workflow the sweeper asks about.
 		labels[LabelWarm] = strconv.Itoa(spec.NodeCount)
 	}
+	// Each candidate in turn (the next location, then the next type) while
+	// Hetzner says the last one cannot be had right now. The name stays the
+	// order's whatever the type: a create that reached Hetzner but whose
+	// answer was lost is adopted, never repeated.
 	var lastErr error
-	for _, loc := range p.cfg.Locations {
-		heartbeat("creating server in " + loc)
+	for _, c := range candidates {
+		heartbeat("creating server " + c.Type + " in " + c.Location)
 		res, _, err := p.c.Server.Create(ctx, hcloud.ServerCreateOpts{
 			Name:       serverName(spec.OrderID),
-			ServerType: &hcloud.ServerType{Name: typ},
+			ServerType: &hcloud.ServerType{Name: c.Type},
 			Image:      &hcloud.Image{Name: p.cfg.Image},
-			Location:   &hcloud.Location{Name: loc},
+			Location:   &hcloud.Location{Name: c.Location},
 			SSHKeys:    []*hcloud.SSHKey{key},
 			UserData:   ud,
 			Labels:     labels,
@@ -220,13 +234,13 @@ func (p *Provider) create(ctx context.Context, spec infra.Spec, heartbeat func(s
 			}
 			return nil, classify("create server", err)
 		case hcloud.IsError(err, hcloud.ErrorCodeResourceUnavailable, hcloud.ErrorCodePlacementError):
-			lastErr = err // this location is full: try the next
+			lastErr = err // this type is sold out here: try the next candidate
 			continue
 		default:
-			return nil, classify("create server in "+loc, err)
+			return nil, classify("create server "+c.String(), err)
 		}
 	}
-	return nil, classify("create server: every location is full", lastErr)
+	return nil, classify(fmt.Sprintf("create server: none of %d candidates can be had now", len(candidates)), lastErr)
 }
 
 // firewall returns the order's firewall, creating it: SSH and the nodes'

@@ -19,7 +19,7 @@ func newProvider(t *testing.T, api *hetznertest.API, mutate ...func(*Config)) *P
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Token: api.Token, Endpoint: api.URL, ServerTypes: DefaultServerTypes(), Image: "debian-12",
+		Token: api.Token, Endpoint: api.URL, Sizes: []int{8, 16, 32, 64}, Image: "debian-12",
 		Locations: []string{"fsn1", "nbg1"}, SSHKeyName: hetznertest.SSHKeyName, SSHUser: "root", SSHPort: 22,
 		PollInterval: time.Millisecond, RetryBackoff: time.Millisecond,
 	}
@@ -62,7 +62,7 @@ func TestAcquireCreatesOneLabelledServerAndIsIdempotent(t *testing.T) {
 	}
 	s := servers[0]
 	if s.Name != "lnplaylive-o1" || s.Labels[LabelOrder] != "o1" || s.Labels[LabelManagedBy] != ManagedBy ||
-		s.Labels[LabelExpires] != "1800000000" || s.Type != "cx22" || s.Location != "fsn1" || s.Status != "running" {
+		s.Labels[LabelExpires] != "1800000000" || s.Type != "cx23" || s.Location != "fsn1" || s.Status != "running" {
 		t.Fatalf("server %+v", s)
 	}
 	if host.Address != "127.0.0.1" || host.PortBase != 6000 || !strings.HasPrefix(host.HostKey, "ssh-ed25519 ") {
@@ -108,8 +108,8 @@ func TestFullLocationFallsBackToTheNext(t *testing.T) {
 		t.Fatalf("servers %+v", s)
 	}
 	api.SetLocationFull("nbg1", true)
-	if _, err := p.Acquire(context.Background(), spec("o4"), noBeat); err == nil || !strings.Contains(err.Error(), "every location is full") {
-		t.Fatalf("want every location full, got %v", err)
+	if _, err := p.Acquire(context.Background(), spec("o4"), noBeat); err == nil || !strings.Contains(err.Error(), "can be had now") {
+		t.Fatalf("want every candidate unavailable, got %v", err)
 	}
 }
 

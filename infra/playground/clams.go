@@ -7,10 +7,13 @@ import "github.com/lnplaylive/lnplaylive/order"
 const (
 	// DefaultClamsApp serves Clams Remote 2.x.
 	DefaultClamsApp = "https://app.clams.tech"
-	// DefaultClamsProxy is Clams's websocket proxy. A page served over
-	// https cannot open ws:, so the app reaches a node through it, and the
-	// proxy speaks to the node's Lightning p2p port: no certificate needed.
-	DefaultClamsProxy = "wss://api.clams.tech/ws-proxy"
+	// DefaultClamsProxy is Clams's websocket proxy (Remote 2.6.1's
+	// CLAMS_WS_PROXY). A page served over https cannot open ws:, so the app
+	// reaches a node through it, and the proxy speaks to the node's
+	// Lightning p2p port: no certificate needed. The one before it,
+	// wss://api.clams.tech/ws-proxy, was removed in Remote 2.5.1
+	// (2024-12-09); order.CurrentClamsProxy maps it for orders that stored it.
+	DefaultClamsProxy = "wss://proxy.clams.tech"
 	// DefaultClamsBase is the seed's Clams 1.x front end (SPEC §6's
 	// connection_strings).
 	DefaultClamsBase = "http://app.clams.tech:80"

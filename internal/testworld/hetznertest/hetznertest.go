@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,11 @@ type API struct {
 	// (by server name) says otherwise.
 	Address    string
 	AddressFor func(name string) string
+	// Catalogue is the server types the API lists and sells
+	// (TodaysCatalogue unless a test changes it before the first request).
+	Catalogue []schema.ServerType
+	// Images are the system images, by name, for both architectures.
+	Images []string
 
 	t   testing.TB
 	srv *httptest.Server
@@ -82,13 +88,11 @@ type action struct {
 // SSHKeyName is the one SSH key registered in the project.
 const SSHKeyName = "operator"
 
-// ServerTypes known to the stand-in.
-var serverTypes = map[string]bool{"cx22": true, "cx32": true, "cx42": true, "cx52": true}
-
 // New starts the API.
 func New(t testing.TB) *API {
 	a := &API{
 		Token: "test-token-" + strconv.FormatInt(time.Now().UnixNano(), 36), ActionPolls: 1, ActionTime: 200 * time.Millisecond, Address: "127.0.0.1",
+		Catalogue: TodaysCatalogue(), Images: []string{"debian-12", "debian-13", "ubuntu-24.04"},
 		t: t, nextID: 1000, servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
 		actions: map[int64]*action{}, fullLocations: map[string]bool{}, failActions: map[string]int{}, requests: map[string]int{}, userData: map[int64]string{}, deletedAt: map[string]time.Time{}, deleteRequested: map[string]time.Time{},
 	}
@@ -169,11 +173,18 @@ func (a *API) Requests(key string) int {
 	return a.requests[key]
 }
 
+// SetImages replaces the system images the API has.
+func (a *API) SetImages(names ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.Images = names
+}
+
 // PlantServer creates a server directly, as if made outside this run (an orphan).
 func (a *API) PlantServer(name string, labels map[string]string) int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	s := a.newServerLocked(name, "cx22", "fsn1", labels)
+	s := a.newServerLocked(name, "cx23", "fsn1", labels)
 	s.Status = "running"
 	return s.ID
 }
@@ -239,6 +250,10 @@ func (a *API) route(w http.ResponseWriter, r *http.Request, path string) {
 	switch {
 	case r.Method == "GET" && path == "/ssh_keys":
 		a.listSSHKeys(w, r)
+	case r.Method == "GET" && path == "/server_types":
+		a.listServerTypes(w, r)
+	case r.Method == "GET" && path == "/images":
+		a.listImages(w, r)
 	case r.Method == "GET" && path == "/servers":
 		a.listServers(w, r)
 	case r.Method == "POST" && path == "/servers":
@@ -333,6 +348,61 @@ func (a *API) listSSHKeys(w http.ResponseWriter, r *http.Request) {
 		keys = append(keys, schema.SSHKey{ID: 7, Name: SSHKeyName, Fingerprint: "00:11", PublicKey: "ssh-ed25519 AAAA operator", Labels: map[string]string{}})
 	}
 	writeJSON(w, 200, schema.SSHKeyListResponse{SSHKeys: keys})
+}
+
+func (a *API) listServerTypes(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	list := []schema.ServerType{}
+	for _, t := range a.Catalogue {
+		if name := r.URL.Query().Get("name"); name == "" || name == t.Name {
+			list = append(list, t)
+		}
+	}
+	a.mu.Unlock()
+	writeList(w, r, "server_types", list, func(t schema.ServerType) int64 { return t.ID })
+}
+
+// listImages answers the system images, filtered as Hetzner filters them
+// (name, architecture); a name it does not have lists nothing.
+func (a *API) listImages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	list := []schema.Image{}
+	a.mu.Lock()
+	images := slices.Clone(a.Images)
+	a.mu.Unlock()
+	for i, name := range images {
+		for j, arch := range []string{"x86", "arm"} {
+			if (q.Get("name") == "" || q.Get("name") == name) && (q.Get("architecture") == "" || q.Get("architecture") == arch) {
+				n := name
+				list = append(list, schema.Image{ID: int64(200 + 2*i + j), Name: &n, Type: "system", Status: "available", Architecture: arch,
+					OSFlavor: strings.Split(name, "-")[0], Description: name, Labels: map[string]string{}})
+			}
+		}
+	}
+	writeList(w, r, "images", list, func(i schema.Image) int64 { return i.ID })
+}
+
+// serverType is the listed type named, and whether it is sold in loc now.
+func (a *API) serverTypeLocked(name, loc string) (t *schema.ServerType, available bool) {
+	for i := range a.Catalogue {
+		if a.Catalogue[i].Name != name {
+			continue
+		}
+		for _, l := range a.Catalogue[i].Locations {
+			if l.Name == loc {
+				return &a.Catalogue[i], l.Available
+			}
+		}
+		return &a.Catalogue[i], false
+	}
+	return nil, false
+}
+
+// writeInvalidField answers as Hetzner does for a field it cannot use: an
+// unknown or removed server type, say.
+func writeInvalidField(w http.ResponseWriter, field, why string) {
+	writeJSON(w, 400, map[string]any{"error": map[string]any{"code": "invalid_input", "message": "invalid input in field '" + field + "'",
+		"details": map[string]any{"fields": []map[string]any{{"name": field, "messages": []string{why}}}}}})
 }
 
 func (a *API) newServerLocked(name, typ, loc string, labels map[string]string) *schema.Server {
@@ -466,9 +536,6 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) {
 	case req.Name == "" || req.ServerType.Name == "" || req.Image.Name == "":
 		writeError(w, 400, "invalid_input", "name, server_type and image are required")
 		return
-	case !serverTypes[req.ServerType.Name]:
-		writeError(w, 400, "invalid_input", fmt.Sprintf("server type %s not found", req.ServerType.Name))
-		return
 	case len(req.SSHKeys) != 1 || req.SSHKeys[0] != 7:
 		writeError(w, 400, "invalid_input", "unknown ssh key")
 		return
@@ -478,6 +545,19 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	typ, available := a.serverTypeLocked(req.ServerType.Name, req.Location)
+	switch {
+	case typ == nil:
+		writeInvalidField(w, "server_type", fmt.Sprintf("server type %s not found", req.ServerType.Name))
+		return
+	case !slices.Contains(a.Images, req.Image.Name):
+		writeInvalidField(w, "image", fmt.Sprintf("image %s not found", req.Image.Name))
+		return
+	case !available:
+		// Listed, but not sold here now (sold out, or never offered here).
+		writeError(w, 412, "resource_unavailable", "server type "+typ.Name+" is unavailable in "+req.Location)
+		return
+	}
 	if a.fullLocations[req.Location] {
 		writeError(w, 503, "resource_unavailable", "location "+req.Location+" has no capacity for "+req.ServerType.Name)
 		return
@@ -495,6 +575,7 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s := a.newServerLocked(req.Name, req.ServerType.Name, req.Location, *req.Labels)
+	s.ServerType = *typ
 	a.userData[s.ID] = req.UserData
 	act := a.newActionLocked("create_server", s.ID, "server", func() { s.Status = "running" })
 	writeJSON(w, 201, schema.ServerCreateResponse{Server: *s, Action: act, NextActions: []schema.Action{}})
