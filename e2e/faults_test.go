@@ -230,6 +230,16 @@ type faultRow struct {
 	scenario                  string
 	orders, lost, dups, leaks int
 	lateness                  time.Duration
+	// recovered: from the fault to the cluster serving again, on its own
+	// (rows where something was killed and nothing was started by hand).
+	recovered time.Duration
+}
+
+// convergeRecovered is converge for a fault the system recovered from by
+// itself, recording how long that took.
+func (f *faultEnv) convergeRecovered(scenario string, timeout, recovered time.Duration) faultRow {
+	f.t.Helper()
+	return f.convergeRow(scenario, timeout, recovered)
 }
 
 var (
@@ -239,6 +249,11 @@ var (
 
 // converge waits for every order's workflow to close, then measures.
 func (f *faultEnv) converge(scenario string, timeout time.Duration) faultRow {
+	f.t.Helper()
+	return f.convergeRow(scenario, timeout, 0)
+}
+
+func (f *faultEnv) convergeRow(scenario string, timeout, recovered time.Duration) faultRow {
 	f.t.Helper()
 	c := f.client()
 	deadline := time.Now().Add(timeout)
@@ -254,7 +269,7 @@ func (f *faultEnv) converge(scenario string, timeout time.Duration) faultRow {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	row := faultRow{scenario: scenario, orders: len(f.orders)}
+	row := faultRow{scenario: scenario, orders: len(f.orders), recovered: recovered}
 	paid := maps.Clone(f.paidElsewhere)
 	for _, n := range append([]*clntest.Node{f.node}, f.extraNodes...) {
 		for _, inv := range n.Invoices() {
@@ -308,9 +323,13 @@ func printReport(t *testing.T) {
 	reportMu.Lock()
 	defer reportMu.Unlock()
 	var b strings.Builder
-	b.WriteString("| scenario | orders | paid orders lost | duplicate VMs | leaked VMs | max teardown lateness |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | orders | paid orders lost | duplicate VMs | leaked VMs | max teardown lateness | serving again by itself in |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range report {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s |\n", r.scenario, r.orders, r.lost, r.dups, r.leaks, r.lateness.Round(100*time.Millisecond))
+		back := "—"
+		if r.recovered > 0 {
+			back = r.recovered.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %s |\n", r.scenario, r.orders, r.lost, r.dups, r.leaks, r.lateness.Round(100*time.Millisecond), back)
 	}
 	t.Log("\n" + b.String())
 	if out := os.Getenv("LNPLAYLIVE_FAULTS_REPORT"); out != "" {

@@ -3,10 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +23,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/lnplaylive/lnplaylive/internal/proc"
 	"github.com/lnplaylive/lnplaylive/internal/stack"
 	"github.com/lnplaylive/lnplaylive/internal/testworld/clntest"
 	"github.com/lnplaylive/lnplaylive/internal/testworld/devserver"
@@ -78,7 +84,7 @@ func newStack(t *testing.T) *stack.Stack {
 			// A line per t.Logf: make test-stack keeps only lines that
 			// carry the test's file:line.
 			for _, name := range stack.Services {
-				for line := range strings.Lines(stack.LogTail(filepath.Join(dir, "logs", "temporal-"+name+".log"), 15)) {
+				for line := range strings.Lines(proc.Tail(filepath.Join(dir, "logs", "temporal-"+name+".log"), 15)) {
 					t.Logf("temporal %s log: %s", name, strings.TrimRight(line, "\n"))
 				}
 			}
@@ -96,17 +102,42 @@ func newStack(t *testing.T) *stack.Stack {
 	for line := range strings.Lines(progress.String()) {
 		t.Log(strings.TrimRight(line, "\n"))
 	}
+	supervise(t, s)
 	return s
 }
 
-// waitServing waits until the cluster starts workflows again after a fault.
-func waitServing(t *testing.T, s *stack.Stack) {
+// supervise has the stack start again whatever exits unasked, as `make
+// stack` does; a process given up on fails the test.
+func supervise(t *testing.T, s *stack.Stack) {
+	sup := s.Supervise(func(r proc.Restart) {
+		t.Logf("stack: restarting %s (%s after %s), in %s", r.Name, r.Exit, r.RanFor.Round(time.Second), r.Delay.Round(time.Millisecond))
+	})
+	go func() {
+		if err, ok := <-sup.Failed(); ok {
+			t.Errorf("stack: %v", err)
+		}
+	}()
+}
+
+// killed SIGKILLs a process of the stack, runs during (payments arrive),
+// and waits until the cluster serves again with no hand on it: the time
+// from the kill to serving.
+func killed(t *testing.T, s *stack.Stack, pid int, during func()) time.Duration {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := s.Temporal.WaitReady(ctx); err != nil {
+	if pid == 0 {
+		t.Fatal("no such process")
+	}
+	at := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	during()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := s.Temporal.WaitServing(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(at)
 }
 
 func TestStack(t *testing.T) {
@@ -144,7 +175,7 @@ func TestStack(t *testing.T) {
 		}
 	})
 
-	for _, service := range []string{"history", "frontend"} {
+	for _, service := range []string{"history", "frontend", "matching"} {
 		t.Run(service+" SIGKILL mid-provisioning, payments meanwhile", func(t *testing.T) {
 			f := newFaultEnvWith(t, nil, options{stack: s})
 			a, b, c := f.order(), f.order(), f.order()
@@ -153,15 +184,12 @@ func TestStack(t *testing.T) {
 			f.waitStatus(a, 60*time.Second, func(st status) bool {
 				return strings.Contains(string(st.DeploymentDetails), "waiting_for_nodes")
 			})
-			s.Temporal.StopService(service, syscall.SIGKILL)
-			f.pay(b)
-			time.Sleep(2 * time.Second)
-			f.pay(c)
-			if err := s.Temporal.StartService(service); err != nil {
-				t.Fatal(err)
-			}
-			waitServing(t, s)
-			f.converge("stack: "+service+" SIGKILL mid-provisioning, payments meanwhile", 3*time.Minute)
+			back := killed(t, s, s.Temporal.Pid(service), func() {
+				f.pay(b)
+				time.Sleep(2 * time.Second)
+				f.pay(c)
+			})
+			f.convergeRecovered("stack: "+service+" SIGKILL mid-provisioning, payments meanwhile", 3*time.Minute, back)
 		})
 	}
 
@@ -239,24 +267,17 @@ func TestStack(t *testing.T) {
 		if strings.Contains(progress.String(), "new cluster") {
 			t.Fatalf("the restart made a new database:\n%s", progress.String())
 		}
+		supervise(t, s)
 		f.converge("stack: everything restarted mid-provisioning, payment while down", 3*time.Minute)
 	})
 
-	t.Run("PostgreSQL restarted, a payment while it is down", func(t *testing.T) {
+	t.Run("PostgreSQL SIGKILLed, a payment while it is down", func(t *testing.T) {
 		f := newFaultEnvWith(t, nil, options{stack: s})
 		a, b := f.order(), f.order()
 		f.pay(a)
 		f.waitAnyStatus(a, "provisioned", 60*time.Second)
-		s.PG.Stop()
-		f.pay(b)
-		time.Sleep(3 * time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.PG.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		waitServing(t, s)
-		f.converge("stack: PostgreSQL restarted, payment while down", 3*time.Minute)
+		back := killed(t, s, s.PG.Pid(), func() { f.pay(b) })
+		f.convergeRecovered("stack: PostgreSQL SIGKILLed, payment while down", 3*time.Minute, back)
 	})
 }
 
@@ -303,6 +324,73 @@ func historyCounts(t *testing.T, c client.Client, id string) (runs, paid int) {
 	return runs, paid
 }
 
+// composePassword is the database password of the stand-in env file.
+const composePassword = "compose-test-password"
+
+// loadCompose reads docker-compose.yml as Compose does, with stand-in env
+// files and secrets beside it.
+func loadCompose(t *testing.T, repo string) *types.Project {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repo, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "secrets"), 0o700)
+	for f, body := range map[string]string{".env.postgres": "POSTGRES_PASSWORD=" + composePassword + "\nPOSTGRES_PWD=" + composePassword + "\n",
+		".env.worker": "HCLOUD_TOKEN=x\n", "secrets/ssh_key": "x", "secrets/codec.keys": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{WorkingDir: dir,
+		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, "docker-compose.yml"), Content: raw}}},
+		func(o *loader.Options) { o.SetProjectName("lnplaylive", true) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// docker-compose.yml restarts what `make stack` supervises: every service
+// that runs for good (PostgreSQL, Temporal's four, the Web UI, the
+// workers, the codec server) is brought back by Docker after a crash;
+// only the one-shot jobs others wait on to complete are not.
+func TestComposeRestartsWhatTheStackSupervises(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	p := loadCompose(t, filepath.Join(filepath.Dir(file), ".."))
+	oneShot := map[string]bool{}
+	for _, svc := range p.Services {
+		for dep, d := range svc.DependsOn {
+			if d.Condition == types.ServiceConditionCompletedSuccessfully {
+				oneShot[dep] = true
+			}
+		}
+	}
+	supervised := []string{"postgresql", "temporal-ui", "worker", "codec-server"}
+	for _, role := range stack.Services {
+		supervised = append(supervised, "temporal-"+role)
+	}
+	for _, name := range supervised {
+		if oneShot[name] {
+			t.Errorf("%s is waited on to complete, but the stack supervises it", name)
+		}
+	}
+	for name, svc := range p.Services {
+		switch {
+		case oneShot[name] && svc.Restart != "" && svc.Restart != "no":
+			t.Errorf("one-shot %s has restart: %s", name, svc.Restart)
+		case !oneShot[name] && svc.Restart != "unless-stopped" && svc.Restart != "always":
+			t.Errorf("%s runs for good but has restart %q: a crash would leave it down", name, svc.Restart)
+		case !oneShot[name] && !slices.Contains(supervised, name):
+			t.Errorf("%s runs in compose but not under make stack's supervision", name)
+		}
+	}
+	if len(oneShot) != 2 {
+		t.Errorf("one-shot jobs %v; want the schema and namespace jobs", oneShot)
+	}
+}
+
 // The compose stack cannot run here (no container engine), but its Temporal
 // configuration can: each Temporal container's own environment, from
 // docker-compose.yml, rendered by the real server from the shared file.
@@ -316,25 +404,7 @@ func TestStackComposeConfigRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(repo, "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "secrets"), 0o700)
-	const password = "compose-test-password"
-	for f, body := range map[string]string{".env.postgres": "POSTGRES_PASSWORD=" + password + "\nPOSTGRES_PWD=" + password + "\n",
-		".env.worker": "HCLOUD_TOKEN=x\n", "secrets/ssh_key": "x", "secrets/codec.keys": "x"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{WorkingDir: dir,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(dir, "docker-compose.yml"), Content: raw}}},
-		func(o *loader.Options) { o.SetProjectName("lnplaylive", true) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := loadCompose(t, repo)
 	for _, role := range stack.Services {
 		svc := p.Services["temporal-"+role]
 		env := []string{"PATH=" + os.Getenv("PATH")}
@@ -357,7 +427,7 @@ func TestStackComposeConfigRenders(t *testing.T) {
 				t.Errorf("temporal-%s: rendered config lacks %q", role, want)
 			}
 		}
-		if strings.Contains(cfg, password) {
+		if strings.Contains(cfg, composePassword) {
 			t.Errorf("temporal-%s: the rendered config shows the password", role)
 		}
 	}
@@ -441,11 +511,88 @@ func TestStackCommand(t *testing.T) {
 	if b, err := cli.CombinedOutput(); err != nil {
 		t.Fatalf("lnplaylive orders list: %v\n%s", err, b)
 	}
+	// A worker SIGKILLed comes back by itself, said on the terminal and
+	// counted in the stack's metrics.
+	workerEnv := fmt.Sprintf("LNPLAYLIVE_METRICS_ADDR=127.0.0.1:%d", 9464+offset)
+	pid := pidWithEnv(t, "lnplaylive-worker", workerEnv)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if again := pidWithEnvOrZero("lnplaylive-worker", workerEnv); again != 0 && again != pid && strings.Contains(out.String(), "restarting worker-1: it exited (signal: killed)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker-1 was not started again:\n%s", out.String())
+		}
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", 9470+offset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `lnplaylive_stack_restarts_total{process="worker-1"} 1`) {
+		t.Fatalf("restart not counted:\n%s", metrics)
+	}
 	down(cmd, out)
+
+	// A part that cannot start at all (its port is taken) stops the stack
+	// with its own words on the terminal, not a restart loop.
+	taken, err := net.Listen("tcp", codecAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &syncBuffer{}
+	badCmd := exec.Command(filepath.Join(repo, "bin", "lnplaylive-stack"), "--data-dir", data, "--port-offset", fmt.Sprint(offset), "--codec-addr", codecAddr)
+	badCmd.Dir = repo
+	badCmd.Stdout, badCmd.Stderr = bad, bad
+	if err := badCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- badCmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err == nil || !strings.Contains(bad.String(), "codec-server could not start") || !strings.Contains(bad.String(), "address already in use") ||
+			strings.Contains(bad.String(), "restarting codec-server") {
+			t.Fatalf("a taken port: %v\n%s", err, bad.String())
+		}
+	case <-time.After(3 * time.Minute):
+		badCmd.Process.Kill()
+		t.Fatalf("lnplaylive-stack kept running with its codec server's port taken:\n%s", bad.String())
+	}
+	taken.Close()
 
 	cmd, out = up()
 	if strings.Contains(out.String(), "new cluster") {
 		t.Errorf("second start made a new cluster:\n%s", out.String())
 	}
 	down(cmd, out)
+}
+
+// pidWithEnv is the process running bin whose environment holds kv.
+func pidWithEnv(t *testing.T, bin, kv string) int {
+	t.Helper()
+	pid := pidWithEnvOrZero(bin, kv)
+	if pid == 0 {
+		t.Fatalf("no %s with %s", bin, kv)
+	}
+	return pid
+}
+
+func pidWithEnvOrZero(bin, kv string) int {
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+		environ, _ := os.ReadFile("/proc/" + p.Name() + "/environ")
+		if strings.HasSuffix(strings.SplitN(string(cmdline), "\x00", 2)[0], "/"+bin) && slices.Contains(strings.Split(string(environ), "\x00"), kv) {
+			return pid
+		}
+	}
+	return 0
 }

@@ -25,7 +25,7 @@ dev_nodes() {
 	local btc=("$bcli" -regtest -datadir="$dev/bitcoin" -rpcport=$((base + 3)))
 	"$btcd" -regtest -datadir="$dev/bitcoin" -rpcport=$((base + 3)) -port=$((base + 4)) -listen=0 -fallbackfee=0.0002 \
 		-server=1 -printtoconsole=0 >>"$dev/bitcoin.log" 2>&1 &
-	pids+=($!)
+	started "the dev bitcoind" "$dev/bitcoin.log"
 	for _ in $(seq 100); do "${btc[@]}" getblockchaininfo >/dev/null 2>&1 && break; sleep 0.2; done
 	"${btc[@]}" getblockchaininfo >/dev/null 2>&1 || { echo "dev nodes: bitcoind did not start; see $dev/bitcoin.log"; return 1; }
 	"${btc[@]}" loadwallet dev >/dev/null 2>&1 || "${btc[@]}" createwallet dev >/dev/null 2>&1 || true
@@ -38,10 +38,10 @@ dev_nodes() {
 		--alias=lnplaylive-seller --plugin="$PWD/bin/lnplaylive-plugin" \
 		--lnplaylive-temporal-address="$TEMPORAL_ADDRESS" --lnplaylive-temporal-namespace="$TEMPORAL_NAMESPACE" \
 		--lnplaylive-codec-keys-file="$LNPLAYLIVE_CODEC_KEYS_FILE" >>"$dev/seller.out" 2>&1 &
-	pids+=($!)
+	started "the payment node" "$dev/seller/log"
 	"$ln" "${common[@]}" --lightning-dir="$dev/payer" --bind-addr=127.0.0.1:$((base + 2)) --log-file="$dev/payer/log" \
 		--alias=lnplaylive-payer >>"$dev/payer.out" 2>&1 &
-	pids+=($!)
+	started "the paying node" "$dev/payer/log"
 	local seller=("$cli" --network=regtest --lightning-dir="$dev/seller") payer=("$cli" --network=regtest --lightning-dir="$dev/payer")
 	for _ in $(seq 150); do "${seller[@]}" getinfo >/dev/null 2>&1 && "${payer[@]}" getinfo >/dev/null 2>&1 && break; sleep 0.2; done
 	"${seller[@]}" getinfo >/dev/null 2>&1 || { echo "dev nodes: the payment node did not start; see $dev/seller/log"; return 1; }
@@ -61,6 +61,6 @@ dev_nodes() {
 	fi
 	# A block every 30 s, as a chain would: invoices and channels see time pass.
 	( while sleep 30; do "${btc[@]}" generatetoaddress 1 "$mine" >/dev/null 2>&1 || true; done ) &
-	pids+=($!)
+	started "the dev miner" "$dev/bitcoin.log"
 	dev_rpc="$dev/seller/regtest/lightning-rpc"
 }

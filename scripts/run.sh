@@ -21,7 +21,33 @@ if [ ! -s "$LNPLAYLIVE_CODEC_KEYS_FILE" ]; then
 	(umask 077; ./bin/lnplaylive codec-new-key --id dev-1 > "$LNPLAYLIVE_CODEC_KEYS_FILE")
 fi
 
-pids=()
+pids=() names=() logs=()
+# started NAME LOG: the process just started in the background is one of
+# ours, with its log: if it stops, its log's end is the cause shown.
+started() { pids+=($!); names+=("$1"); logs+=("$2"); }
+# cause I [STATUS]: says on the terminal why part I stopped.
+cause() {
+	local i=$1 status=${2:-}
+	echo
+	echo "*** ${names[$i]} stopped${status:+ (exit status $status)}. The end of its log, ${logs[$i]}:"
+	tail -n 15 "${logs[$i]}" 2>/dev/null | sed 's/^/    /'
+	echo "*** The whole log: ${logs[$i]}"
+}
+# await_ready I OFFSET PATTERN SECONDS: waits until part I's log, past
+# OFFSET bytes, shows PATTERN; if the part stops first, shows why and exits.
+await_ready() {
+	local i=$1 offset=$2 pattern=$3 seconds=$4
+	for _ in $(seq $((seconds * 5))); do
+		tail -c +"$((offset + 1))" "${logs[$i]}" 2>/dev/null | grep -q "$pattern" && return 0
+		if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+			local status=0; wait "${pids[$i]}" || status=$?
+			cause "$i" "$status"; exit 1
+		fi
+		sleep 0.2
+	done
+	echo "${names[$i]} is not ready after ${seconds}s; its log: ${logs[$i]}"
+}
+logsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 cleanup() {
 	trap - INT TERM EXIT
 	echo; echo "stopping..."
@@ -40,15 +66,19 @@ export LNPLAYLIVE_LOCAL_DIR="${LNPLAYLIVE_LOCAL_DIR:-$data/local}"
 	--search-attribute OrderStatus=Keyword --search-attribute NodeCount=Int --search-attribute Hours=Int \
 	--search-attribute PaidAt=Datetime --search-attribute ExpiresAt=Datetime --search-attribute OrderSource=Keyword \
 	>>"$data/temporal.log" 2>&1 &
-pids+=($!)
+started "the Temporal dev server" "$data/temporal.log"
 until ./bin/temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; do
-	if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "temporal dev server failed; see $data/temporal.log"; exit 1; fi
+	if ! kill -0 "${pids[0]}" 2>/dev/null; then status=0; wait "${pids[0]}" || status=$?; cause 0 "$status"; exit 1; fi
 	sleep 0.2
 done
 echo "Temporal dev server: $TEMPORAL_ADDRESS (Web UI http://localhost:$ui_port, log $data/temporal.log)"
 
+offset=$(logsize "$data/worker.log")
 ./bin/lnplaylive-worker 2>>"$data/worker.log" &
-pids+=($!)
+started "the worker" "$data/worker.log"
+# Its settings are read at start: a bad one stops it within a second or
+# two, and that is said here, before anything claims all is well.
+await_ready $((${#pids[@]} - 1)) "$offset" '"msg":"worker running"' 60
 echo "Worker running (log $data/worker.log)"
 if [ -n "${LNPLAYLIVE_PROVIDER:-}${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}${LNPLAYLIVE_HOSTS_FILE:-}" ]; then
 	echo "Provider: ${LNPLAYLIVE_PROVIDER:-$([ -n "${HCLOUD_TOKEN:-}${HCLOUD_TOKEN_FILE:-}" ] && echo hetzner || echo hosts)}"
@@ -66,8 +96,10 @@ else
   Or on your own hosts:       LNPLAYLIVE_HOSTS_FILE=pool.yaml make run   (docs/OPERATING.md: "Try it on your own machine")
 WARN
 fi
+offset=$(logsize "$data/codec-server.log")
 ./bin/lnplaylive codec-server --addr "$codec_addr" --ui-origin "http://localhost:$ui_port" 2>>"$data/codec-server.log" &
-pids+=($!)
+started "the codec server" "$data/codec-server.log"
+await_ready $((${#pids[@]} - 1)) "$offset" 'codec server listening' 15
 echo "Codec server: http://$codec_addr (the Web UI uses it: payloads are readable there)"
 # The storefront, on a regtest payment node of its own when one can be had.
 web_addr="${LNPLAYLIVE_WEB_ADDR:-127.0.0.1:8090}"
@@ -79,7 +111,7 @@ if [ "${LNPLAYLIVE_DEV_NODES:-auto}" != off ]; then
 fi
 if [ -n "$dev_rpc" ]; then
 	LNPLAYLIVE_LIGHTNING_RPC="$dev_rpc" LNPLAYLIVE_WEB_ADDR="$web_addr" ./bin/lnplaylive-web 2>>"$data/web.log" &
-	pids+=($!)
+	started "the storefront" "$data/web.log"
 	cat <<MSG
 
 Storefront: http://$web_addr/  (log $data/web.log)
@@ -118,4 +150,10 @@ Or, without lightningd, a playground of your own:
 
 Ctrl-C stops everything started here.
 MSG
-wait -n "${pids[@]}"
+# Until Ctrl-C, or until a part stops by itself: then say which, and why.
+status=0
+wait -n "${pids[@]}" || status=$?
+for i in "${!pids[@]}"; do
+	if ! kill -0 "${pids[$i]}" 2>/dev/null; then cause "$i" "$status"; break; fi
+done
+exit 1

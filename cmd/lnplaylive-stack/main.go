@@ -14,11 +14,17 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"net"
+	"net/http"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lnplaylive/lnplaylive/codec"
 	"github.com/lnplaylive/lnplaylive/internal/proc"
@@ -63,11 +69,18 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var children []*proc.Proc
+	var childrenMu sync.Mutex
+	var sup *proc.Supervisor
 	defer func() {
 		fmt.Println("\nstopping...")
+		if sup != nil {
+			sup.Stop() // first: nothing is started again while we stop
+		}
+		childrenMu.Lock()
 		for i := len(children) - 1; i >= 0; i-- {
 			children[i].Stop(syscall.SIGTERM, 20*time.Second)
 		}
+		childrenMu.Unlock()
 		s.Down()
 	}()
 	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -76,28 +89,64 @@ func run() error {
 		return err
 	}
 
+	restarts := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lnplaylive_stack_restarts_total",
+		Help: "Processes of the stack started again after they exited unasked."}, []string{"process"})
+	sup = s.Supervise(func(r proc.Restart) {
+		restarts.WithLabelValues(r.Name).Inc()
+		fmt.Printf("%s restarting %s: it exited (%s) after %s; starting again in %s (restart %d)\n",
+			time.Now().Format(time.TimeOnly), r.Name, r.Exit, r.RanFor.Round(time.Second), r.Delay.Round(time.Millisecond), r.Count)
+	})
+
 	keys, err := codecKeys(filepath.Join(*data, "codec.keys"))
 	if err != nil {
 		return err
 	}
 	env := []string{"TEMPORAL_ADDRESS=" + s.Temporal.Address(), "TEMPORAL_NAMESPACE=" + stack.Namespace,
 		"LNPLAYLIVE_CODEC_KEYS_FILE=" + keys}
-	for i := 1; i <= *workers; i++ {
-		p, err := start(filepath.Join(dir, "logs", fmt.Sprintf("worker-%d.log", i)), filepath.Join(repo, "bin", "lnplaylive-worker"), nil,
-			append(env, "LNPLAYLIVE_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(9463+*offset+i))...)
+	// supervised starts a process of ours under the stack's supervisor;
+	// children holds the current process of each, for the stop.
+	supervised := func(name, logPath, bin string, args []string, env ...string) error {
+		i := len(children)
+		first, err := start(logPath, bin, args, env...)
 		if err != nil {
 			return err
 		}
-		children = append(children, p)
+		children = append(children, first)
+		sup.Watch(name, first, logPath, func(context.Context) (*proc.Proc, error) {
+			p, err := start(logPath, bin, args, env...)
+			if err == nil {
+				childrenMu.Lock()
+				children[i] = p
+				childrenMu.Unlock()
+			}
+			return p, err
+		})
+		return nil
+	}
+	for i := 1; i <= *workers; i++ {
+		if err := supervised(fmt.Sprintf("worker-%d", i), filepath.Join(dir, "logs", fmt.Sprintf("worker-%d.log", i)),
+			filepath.Join(repo, "bin", "lnplaylive-worker"), nil,
+			append(env, "LNPLAYLIVE_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(9463+*offset+i))...); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("lnplaylive workers: %d (logs %s/worker-N.log, metrics :%d…)\n", *workers, filepath.Join(dir, "logs"), 9464+*offset)
-	p, err := start(filepath.Join(dir, "logs", "codec-server.log"), filepath.Join(repo, "bin", "lnplaylive"),
-		[]string{"codec-server", "--addr", *codecAddr, "--ui-origin", "http://localhost:" + strconv.Itoa(ports.UI)}, env...)
-	if err != nil {
+	if err := supervised("codec-server", filepath.Join(dir, "logs", "codec-server.log"), filepath.Join(repo, "bin", "lnplaylive"),
+		[]string{"codec-server", "--addr", *codecAddr, "--ui-origin", "http://localhost:" + strconv.Itoa(ports.UI)}, env...); err != nil {
 		return err
 	}
-	children = append(children, p)
 	fmt.Printf("Codec server: http://%s\n", *codecAddr)
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(9470+*offset)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(restarts)
+	ml, err := net.Listen("tcp", metricsAddr)
+	if err != nil {
+		return fmt.Errorf("the stack's metrics on %s: %w", metricsAddr, err)
+	}
+	msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = msrv.Serve(ml) }()
+	defer msrv.Close()
+	fmt.Printf("Supervising every process above: one that exits unasked is started again (restarts counted at http://%s/metrics)\n", metricsAddr)
 	fmt.Printf(`
 Load the plugin into Core Lightning:
 
@@ -110,15 +159,11 @@ its own invoices. The same cluster in containers: docker-compose.yml.
 Ctrl-C stops everything started here; %[5]s keeps the data.
 `, repo, s.Temporal.Address(), stack.Namespace, keys, dir)
 
-	exited := make(chan string, len(children))
-	for i, c := range children {
-		go func() { <-c.Exited(); exited <- strconv.Itoa(i) }()
-	}
 	select {
 	case <-ctx.Done():
 		return nil
-	case <-exited:
-		return fmt.Errorf("a child process exited; logs in %s", filepath.Join(dir, "logs"))
+	case err := <-sup.Failed():
+		return err
 	}
 }
 

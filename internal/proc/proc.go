@@ -1,7 +1,7 @@
-// Package proc runs the child processes tests start (the Temporal dev
-// server, the worker, sshd) and stops them the same way: a signal, a grace
+// Package proc runs child processes (the Temporal dev server and services,
+// PostgreSQL, workers, sshd) and stops them the same way: a signal, a grace
 // period, then SIGKILL, always waiting for the exit so files and ports are
-// free afterwards.
+// free afterwards. A Supervisor starts again those that exit unasked.
 package proc
 
 import (
@@ -24,6 +24,29 @@ func Start(cmd *exec.Cmd) (*Proc, error) {
 	p := &Proc{cmd: cmd, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	return p, nil
+}
+
+// ExitStatus is how the process ended ("exit status 1", "signal:
+// killed"), or "running".
+func (p *Proc) ExitStatus() string {
+	select {
+	case <-p.exited:
+		return p.cmd.ProcessState.String()
+	default:
+		return "running"
+	}
+}
+
+// Signaled tells whether the process was ended by a signal (killed)
+// rather than exiting by itself.
+func (p *Proc) Signaled() bool {
+	select {
+	case <-p.exited:
+		ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		return ok && ws.Signaled()
+	default:
+		return false
+	}
 }
 
 // Pid is the process id.

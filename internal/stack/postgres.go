@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ type Postgres struct {
 
 	bin  string
 	cred *syscall.Credential
+	mu   sync.Mutex // proc: a supervisor replaces it
 	proc *proc.Proc
 }
 
@@ -202,17 +204,21 @@ func (p *Postgres) Start(ctx context.Context) error {
 	cmd := p.command("postgres", "-D", p.dataDir(), "-k", p.runDir(), "-h", "127.0.0.1",
 		"-p", strconv.Itoa(p.Port), "-c", "max_connections=300", "-c", "logging_collector=off")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if p.proc, err = proc.Start(cmd); err != nil {
+	started, err := proc.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
+	p.mu.Lock()
+	p.proc = started
+	p.mu.Unlock()
 	for {
 		ready := p.command("pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(p.Port)).Run() == nil
 		if ready {
 			return nil
 		}
 		select {
-		case <-p.proc.Exited():
-			return fmt.Errorf("postgres exited at start; see %s", p.logFile())
+		case <-started.Exited():
+			return fmt.Errorf("postgres exited at start; the end of %s:\n%s", p.logFile(), proc.Tail(p.logFile(), 8))
 		case <-ctx.Done():
 			return fmt.Errorf("postgres not ready on port %d: %w; see %s", p.Port, ctx.Err(), p.logFile())
 		case <-time.After(100 * time.Millisecond):
@@ -222,15 +228,30 @@ func (p *Postgres) Start(ctx context.Context) error {
 
 // Stop shuts the server down cleanly (SIGINT: "fast" shutdown).
 func (p *Postgres) Stop() {
-	if p.proc != nil {
-		p.proc.Stop(syscall.SIGINT, 60*time.Second)
+	if cur := p.current(); cur != nil {
+		cur.Stop(syscall.SIGINT, 60*time.Second)
 	}
 }
 
 // Pid is the postmaster's process id (0 when not running).
 func (p *Postgres) Pid() int {
-	if p.proc == nil {
-		return 0
+	if cur := p.current(); cur != nil {
+		return cur.Pid()
 	}
-	return p.proc.Pid()
+	return 0
+}
+
+func (p *Postgres) current() *proc.Proc {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.proc
+}
+
+// restart starts the server again after it exited unasked (it recovers
+// from its write-ahead log) and waits until it accepts connections.
+func (p *Postgres) restart(ctx context.Context) (*proc.Proc, error) {
+	if err := p.Start(ctx); err != nil {
+		return nil, err
+	}
+	return p.current(), nil
 }

@@ -33,7 +33,8 @@ type Stack struct {
 	// Progress gets one line per step.
 	Progress io.Writer
 
-	ui *proc.Proc
+	ui  *proc.Proc
+	sup *proc.Supervisor
 }
 
 // Binaries are the Temporal builds the stack runs.
@@ -149,8 +150,34 @@ func (s *Stack) startUI() error {
 	}
 }
 
+// Supervise watches everything Up started: PostgreSQL, the four services
+// and the Web UI. One that exits unasked is started again (onRestart is
+// told); one given up on is reported on the supervisor's Failed. Down ends
+// the supervision before it stops anything.
+func (s *Stack) Supervise(onRestart func(proc.Restart)) *proc.Supervisor {
+	sup := &proc.Supervisor{OnRestart: onRestart}
+	sup.Watch("postgres", s.PG.current(), s.PG.logFile(), s.PG.restart)
+	for _, name := range Services {
+		sup.Watch("temporal "+name, s.Temporal.current(name), s.Temporal.logFile(name),
+			func(ctx context.Context) (*proc.Proc, error) { return s.Temporal.restart(ctx, name) })
+	}
+	if s.ui != nil {
+		sup.Watch("temporal-ui", s.ui, filepath.Join(s.Temporal.LogDir, "temporal-ui.log"), func(context.Context) (*proc.Proc, error) {
+			if err := s.startUI(); err != nil {
+				return nil, err
+			}
+			return s.ui, nil
+		})
+	}
+	s.sup = sup
+	return sup
+}
+
 // Down stops everything, the database last.
 func (s *Stack) Down() {
+	if s.sup != nil {
+		s.sup.Stop()
+	}
 	if s.ui != nil {
 		s.ui.Stop(syscall.SIGTERM, 10*time.Second)
 	}

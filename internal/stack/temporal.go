@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -100,7 +101,15 @@ type Temporal struct {
 	Ports     Ports
 	PG        *Postgres
 
+	mu    sync.Mutex // procs: a supervisor replaces a service's process
 	procs map[string]*proc.Proc
+}
+
+// current is a service's process (nil before it was started).
+func (t *Temporal) current(name string) *proc.Proc {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.procs[name]
 }
 
 // ServerVersion is the server the Temporal CLI v1.5.1 embeds.
@@ -193,7 +202,7 @@ func (t *Temporal) waitListening(ctx context.Context, name string, port int) err
 			return nil
 		}
 		select {
-		case <-t.procs[name].Exited():
+		case <-t.current(name).Exited():
 			return t.exitedError(name)
 		case <-ctx.Done():
 			return fmt.Errorf("temporal %s not listening on %s: %w; see %s", name, addr, ctx.Err(), t.logFile(name))
@@ -209,20 +218,7 @@ func (t *Temporal) logFile(name string) string {
 // exitedError names the service that exited and quotes the end of its log,
 // where the server writes why.
 func (t *Temporal) exitedError(name string) error {
-	return fmt.Errorf("temporal %s exited; the end of %s:\n%s", name, t.logFile(name), LogTail(t.logFile(name), 8))
-}
-
-// LogTail is the last n lines of a log file, or what kept it from being read.
-func LogTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return fmt.Errorf("temporal %s exited; the end of %s:\n%s", name, t.logFile(name), proc.Tail(t.logFile(name), 8))
 }
 
 // StartService starts one service process.
@@ -244,6 +240,8 @@ func (t *Temporal) StartService(name string) error {
 	if err != nil {
 		return fmt.Errorf("start temporal %s: %w", name, err)
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.procs == nil {
 		t.procs = map[string]*proc.Proc{}
 	}
@@ -251,16 +249,28 @@ func (t *Temporal) StartService(name string) error {
 	return nil
 }
 
+// restart starts a service again and waits until it listens: what a
+// supervisor calls when the service exited unasked.
+func (t *Temporal) restart(ctx context.Context, name string) (*proc.Proc, error) {
+	if err := t.StartService(name); err != nil {
+		return nil, err
+	}
+	if err := t.waitListening(ctx, name, t.servicePort(name)); err != nil {
+		return nil, err
+	}
+	return t.current(name), nil
+}
+
 // StopService signals one service and waits for its exit.
 func (t *Temporal) StopService(name string, sig syscall.Signal) {
-	if p := t.procs[name]; p != nil {
+	if p := t.current(name); p != nil {
 		p.Stop(sig, 30*time.Second)
 	}
 }
 
 // Pid is a service's process id.
 func (t *Temporal) Pid(name string) int {
-	if p := t.procs[name]; p != nil {
+	if p := t.current(name); p != nil {
 		return p.Pid()
 	}
 	return 0
@@ -278,9 +288,9 @@ func (t *Temporal) WaitReady(ctx context.Context) error {
 		if last = t.ready(ctx); last == nil {
 			return nil
 		}
-		for name, p := range t.procs {
+		for _, name := range Services {
 			select {
-			case <-p.Exited():
+			case <-t.current(name).Exited():
 				return t.exitedError(name)
 			default:
 			}
@@ -288,6 +298,22 @@ func (t *Temporal) WaitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("temporal cluster not ready: %w (last: %v); logs in %s", ctx.Err(), last, t.LogDir)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// WaitServing waits until the cluster serves again, however long its
+// services take to come back (a supervisor restarts them).
+func (t *Temporal) WaitServing(ctx context.Context) error {
+	for {
+		last := t.ready(ctx)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("temporal cluster not serving: %w (last: %v); logs in %s", ctx.Err(), last, t.LogDir)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
