@@ -13,5 +13,5 @@ if [ ${#records[@]} -eq 0 ]; then
 fi
 # Each record: outcome <TAB> package <TAB> tier.
 cat "${records[@]}" | sort -t $'\t' -k2,2 -k3,3 | while IFS=$'\t' read -r outcome pkg tier; do
-	printf '%-22s %-20s %s\n' "$pkg" "$tier:" "$outcome"
+	printf '%-32s %-20s %s\n' "$pkg" "$tier:" "$outcome"
 done
