@@ -87,6 +87,14 @@ type paymentManifest struct {
 func (*paymentManifest) Name() string     { return "lnplaylive-payment" }
 func (*paymentManifest) New() interface{} { return &paymentManifest{} }
 
+type proxyTargetManifest struct {
+	notDispatched
+	Address json.RawMessage `json:"address"`
+}
+
+func (*proxyTargetManifest) Name() string     { return "lnplaylive-proxytarget" }
+func (*proxyTargetManifest) New() interface{} { return &proxyTargetManifest{} }
+
 // benchMethods are added by the bench build (noop_bench.go).
 var benchMethods []Method
 
@@ -139,6 +147,9 @@ func Main(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 		}},
 		{Manifest: &paymentManifest{}, Description: "What an order (or its extension) asks to be paid: the invoice or offer, amount, expiry and state", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
 			return svc.Payment(ctx, p)
+		}},
+		{Manifest: &proxyTargetManifest{}, Description: "Which live order's node listens at address (host:port), for the attendees' websocket proxy", Call: func(ctx context.Context, p json.RawMessage) (any, error) {
+			return svc.ProxyTarget(ctx, p)
 		}},
 	}, benchMethods...) {
 		if err := h.AddMethod(m); err != nil {

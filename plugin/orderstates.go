@@ -130,6 +130,25 @@ func (o *orderStates) get(id order.ID) (st workflows.State, ok, recheck bool) {
 	return k.state, true, recheck
 }
 
+// nodeAt finds the provisioned, unexpired order with a node whose
+// Lightning port is host:port.
+func (o *orderStates) nodeAt(host string, port int, now time.Time) (order.ProxyTargetReply, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, k := range o.m {
+		d := k.state.Deployment
+		if d == nil || d.Status != order.Provisioned || overdue(d, now) {
+			continue
+		}
+		for _, n := range d.Nodes {
+			if n.P2PPort == port && n.Host == host {
+				return order.ProxyTargetReply{InvoiceID: id, Node: n.Index, Until: d.VMExpirationDate}, true
+			}
+		}
+	}
+	return order.ProxyTargetReply{}, false
+}
+
 // seq is the number of the state held for id (0: none).
 func (o *orderStates) seq(id order.ID) uint64 {
 	o.mu.Lock()

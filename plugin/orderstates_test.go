@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -81,5 +82,46 @@ func TestAnOverdueHeldStateIsNotServed(t *testing.T) {
 	d.Status = order.Expired
 	if overdue(d, now.Add(time.Hour)) {
 		t.Fatal("an expired state is what it says")
+	}
+}
+
+// The attendees' proxy may relay only to a node of a live order: the
+// held states say which addresses those are, and nothing else is one.
+func TestProxyTargetsAreTheNodesOfLiveOrdersOnly(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s := &Service{now: func() time.Time { return now }}
+	s.states = newOrderStates(s.now)
+	live, ended, coming := order.NewID(), order.NewID(), order.NewID()
+	withNodes := func(status order.DeploymentStatus, until time.Time, host string) workflows.State {
+		st := deployed(status)
+		st.Deployment.VMExpirationDate = order.FormatTime(until)
+		for i := 1; i <= 8; i++ {
+			st.Deployment.Nodes = append(st.Deployment.Nodes, order.Node{Index: i, Host: host, P2PPort: 9735 + i, WSPort: 6000 + i})
+		}
+		return st
+	}
+	s.states.learn(live, withNodes(order.Provisioned, now.Add(time.Hour), "203.0.113.5"), 1)
+	s.states.learn(ended, withNodes(order.Provisioned, now.Add(-time.Minute), "203.0.113.6"), 1)
+	s.states.learn(coming, withNodes(order.StartingDeployment, now.Add(time.Hour), "203.0.113.7"), 1)
+	ctx := context.Background()
+	r, err := s.ProxyTarget(ctx, []byte(`{"address":"203.0.113.5:9738"}`))
+	if err != nil || r.InvoiceID != live || r.Node != 3 || r.Until != order.FormatTime(now.Add(time.Hour)) {
+		t.Fatalf("a live node: %+v %v", r, err)
+	}
+	for _, addr := range []string{
+		`"203.0.113.5:6003"`, // its websocket port, not its Lightning port
+		`"203.0.113.5:22"`, `"203.0.113.5"`, `"127.0.0.1:9736"`,
+		`"203.0.113.6:9736"`, // an order past its end
+		`"203.0.113.7:9736"`, // not provisioned yet
+	} {
+		if _, err := s.ProxyTarget(ctx, []byte(`{"address":`+addr+`}`)); !errors.Is(err, order.ErrNotALiveNode) {
+			t.Errorf("%s: %v; want refused", addr, err)
+		}
+	}
+	var pe *order.ParamError
+	for _, bad := range []string{`{}`, `{"address":"x:0"}`, `{"address":"x:99999"}`, `{"address":5}`, `{"address":"a:1","extra":1}`} {
+		if _, err := s.ProxyTarget(ctx, []byte(bad)); !errors.As(err, &pe) {
+			t.Errorf("%s: %v; want a parameter error", bad, err)
+		}
 	}
 }

@@ -20,6 +20,8 @@ func ErrorCode(err error) (int, string) {
 		return CodeInvalidParams, pe.Error()
 	case errors.Is(err, order.ErrNoSuchOrder):
 		return CodeInvalidParams, "invoice_id: no such order"
+	case errors.Is(err, order.ErrNotALiveNode):
+		return CodeInvalidParams, "address: " + err.Error()
 	default:
 		return CodeGeneric, err.Error()
 	}

@@ -10,8 +10,9 @@ import (
 	"github.com/lnplaylive/lnplaylive/plugin/cln"
 )
 
-// The two methods a storefront needs beside the order methods: what is on
-// sale, and what an order asks to be paid. Both only read.
+// The methods a storefront needs beside the order methods: what is on
+// sale, what an order asks to be paid, and (for its attendees' websocket
+// proxy) which live order a node address belongs to. All only read.
 
 // Products is lnplaylive-products: the sizes and their prices, the hours
 // and the payment types on sale.
@@ -77,4 +78,19 @@ func (s *Service) Payment(ctx context.Context, params json.RawMessage) (*order.P
 		return nil, fmt.Errorf("payment %s: %w", label, err)
 	}
 	return r, nil
+}
+
+// ProxyTarget is lnplaylive-proxytarget: the provisioned, unexpired order
+// with a node whose Lightning port is at the address, from the states the
+// orders pushed to this plugin. Anything else is ErrNotALiveNode, so the
+// proxy relays to no other address: it is never an open relay.
+func (s *Service) ProxyTarget(_ context.Context, params json.RawMessage) (*order.ProxyTargetReply, error) {
+	host, port, err := order.ParseProxyTarget(params)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := s.states.nodeAt(host, port, s.now()); ok {
+		return &r, nil
+	}
+	return nil, order.ErrNotALiveNode
 }

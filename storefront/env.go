@@ -18,6 +18,8 @@ type Settings struct {
 	Addr string
 	// LinkKeyFile keeps the short links' key (LNPLAYLIVE_WEB_LINK_KEY_FILE).
 	LinkKeyFile string
+	// MetricsAddr serves /metrics (LNPLAYLIVE_WEB_METRICS_ADDR); "" for none.
+	MetricsAddr string
 	Config
 }
 
@@ -28,7 +30,7 @@ const DefaultAddr = "127.0.0.1:8090"
 // LNPLAYLIVE_LIGHTNING_RPC. Each refusal names the setting and the fix.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := Settings{LightningRPC: getenv("LNPLAYLIVE_LIGHTNING_RPC"), Addr: getenv("LNPLAYLIVE_WEB_ADDR"),
-		LinkKeyFile: getenv("LNPLAYLIVE_WEB_LINK_KEY_FILE")}
+		LinkKeyFile: getenv("LNPLAYLIVE_WEB_LINK_KEY_FILE"), MetricsAddr: getenv("LNPLAYLIVE_WEB_METRICS_ADDR")}
 	s.PublicURL = getenv("LNPLAYLIVE_WEB_PUBLIC_URL")
 	s.Prefix = getenv("LNPLAYLIVE_WEB_PREFIX")
 	if s.LightningRPC == "" {

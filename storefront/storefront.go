@@ -22,7 +22,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lnplaylive/lnplaylive/handout"
+	"github.com/lnplaylive/lnplaylive/infra/wsproxy"
 	"github.com/lnplaylive/lnplaylive/order"
 )
 
@@ -64,6 +67,7 @@ type Server struct {
 	mux    *http.ServeMux
 	public *url.URL
 	log    *slog.Logger
+	proxy  *wsproxy.Relay
 
 	catMu   sync.Mutex
 	cat     *order.ProductsReply
@@ -116,6 +120,7 @@ func New(cfg Config, node Node) (*Server, error) {
 		return nil, err
 	}
 	s.hub = newHub(node, s.renderFragment, s.catalogueVersion, s.cfg.PollInterval, cfg.Log)
+	s.proxy = s.newProxy()
 	s.routes()
 	return s, nil
 }
@@ -164,12 +169,17 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+p+"/order/{id}/nodes.csv", s.nodesCSV)
 	m.HandleFunc("GET "+p+"/order/{id}/nodes.json", s.nodesJSON)
 	m.HandleFunc("GET "+p+"/n/{token}", s.shortLink)
+	m.Handle("GET "+p+"/ws-proxy/{target}", s.proxy)
 	m.HandleFunc("GET "+p+"/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "Not found", "There is no page at this address.")
 	})
 	s.mux = m
 }
+
+// Collectors are the storefront's metrics (the attendees' proxy's bytes
+// per order, connections and refusals), for the binary's registry.
+func (s *Server) Collectors() []prometheus.Collector { return s.proxy.Collectors() }
 
 // cacheStatic lets browsers keep the script and style sheet a while.
 func cacheStatic(h http.Handler) http.Handler {

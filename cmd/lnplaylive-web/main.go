@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lnplaylive/lnplaylive/internal/debugserver"
 	"github.com/lnplaylive/lnplaylive/storefront"
@@ -55,6 +59,17 @@ func run(log *slog.Logger) error {
 	ln, err := net.Listen("tcp", set.Addr)
 	if err != nil {
 		return err
+	}
+	if set.MetricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(srv.Collectors()...)
+		ml, err := net.Listen("tcp", set.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("LNPLAYLIVE_WEB_METRICS_ADDR: %w", err)
+		}
+		ms := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ms.Serve(ml) }()
+		defer ms.Close()
 	}
 	// Event streams last as long as their pages: a shutdown cancels their
 	// requests rather than waiting for them.
