@@ -169,7 +169,9 @@ func TestTheProxyBoundsClientsAndIdleConnections(t *testing.T) {
 	}
 
 	_, base, client = proxy(t, nil, func(r *Relay) {
-		r.Authorize = func(context.Context, string, int) (Target, error) { return Target{}, errors.New("lightningd is restarting") }
+		r.Authorize = func(context.Context, string, int) (Target, error) {
+			return Target{}, errors.New("lightningd is restarting")
+		}
 	})
 	if _, resp, err := dial(t, client, base+"/"+n.addr); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("with the authority down: %v %v; want 503", resp, err)
