@@ -166,12 +166,22 @@ done
 progress confirming_channels 0
 mine 6
 normal() { [ "$(lnc "$1" listpeerchannels | jq '[.channels[] | select(.state == "CHANNELD_NORMAL")] | length')" -ge "$(planned "$1")" ]; }
-# rebroadcast: the funding transactions kept from failed broadcasts are
-# sent again (a rerun after the first send failed too); one bitcoind
-# already has is refused, harmlessly.
+# rebroadcast: the funding transactions of channels that still wait for
+# lock-in are sent to bitcoind again by the nodes that funded them, from
+# lightningd's own wallet record (listtransactions keeps every transaction
+# it made, raw); and those kept from failed broadcasts. A bitcoind killed
+# after the broadcast (Docker's restart policy brings it back) has lost
+# its mempool, and nobody else sends them again. One bitcoind already has
+# is refused, harmlessly. It prints how many bitcoind took.
 rebroadcast() {
-	[ -s "$DIR/unsent" ] || return 0
-	while read -r tx; do btc sendrawtransaction "$tx" >/dev/null 2>&1 || true; done < "$DIR/unsent"
+	{
+		for j in $(awk '$1 == "channel" { print $2 }' "$PLAN" | sort -un); do
+			waiting=$(lnc "$j" listpeerchannels | jq -c '[.channels[] | select(.opener == "local" and (.state | test("AWAITING_LOCKIN"))) | .funding_txid]')
+			[ "$waiting" != "[]" ] || continue
+			lnc "$j" listtransactions | jq -r --argjson w "$waiting" '.transactions[] | select(.hash as $h | $w | index($h)) | .rawtx'
+		done
+		[ ! -s "$DIR/unsent" ] || cat "$DIR/unsent"
+	} | while read -r tx; do btc sendrawtransaction "$tx" 2>/dev/null || true; done | grep -c . || true
 }
 ready=0
 for i in $(seq 1 "$N"); do
@@ -183,8 +193,9 @@ for i in $(seq 1 "$N"); do
 			fail "node $i: channels not confirmed after 60 s and $((6 + tries / 5)) blocks (${late:-none opened})"
 		fi
 		if [ $((tries % 5)) -eq 0 ]; then
-			rebroadcast
-			mine 1
+			# A funding sent again needs its six blocks to be public, as
+			# the first ones had.
+			if [ "$(rebroadcast)" -gt 0 ]; then mine 6; else mine 1; fi
 		fi
 		sleep 1
 	done

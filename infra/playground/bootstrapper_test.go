@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -289,6 +290,41 @@ func TestConnectionDroppedMidChannelOpeningOpensNoSecondChannel(t *testing.T) {
 	if got := channelsIn(t, f.m, "o5"); len(got) != len(plan.Channels) {
 		t.Fatalf("%d channels, %d planned", len(got), len(plan.Channels))
 	}
+}
+
+// bitcoind killed right after each node broadcast its funding (Docker
+// brings it back, without the mempool it never wrote): the bootstrap sends
+// the funding transactions again from lightningd's own record, and every
+// planned channel confirms, none twice, in one run.
+func TestBitcoindKilledAfterTheFundingBroadcastStillConfirmsEveryChannel(t *testing.T) {
+	f := newFixture(t)
+	plan, _ := PlanFor("", 8)
+	openers := map[string]bool{}
+	for _, c := range plan.Channels {
+		openers[fmt.Sprint(c.From)] = true
+	}
+	for range openers {
+		f.m.Fault(t, "lose-mempool-after multifundchannel")
+	}
+	pg, _, err := f.bootstrap(t, "o-mempool", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNodes(t, pg, 8)
+	got := channelsIn(t, f.m, "o-mempool")
+	if len(got) != len(plan.Channels) {
+		t.Fatalf("%d channels, %d planned", len(got), len(plan.Channels))
+	}
+	resent := 0
+	for _, c := range f.m.Calls(t) {
+		if slices.Contains(c, "sendrawtransaction") {
+			resent++
+		}
+	}
+	if resent == 0 {
+		t.Fatal("nothing was broadcast again, yet every funding was lost")
+	}
+	t.Logf("%d funding broadcasts repeated by the bootstrap", resent)
 }
 
 func TestWrongHostKeyIsRefused(t *testing.T) {

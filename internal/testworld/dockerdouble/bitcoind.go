@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,8 +247,40 @@ func (n *net) bitcoinCLI(st *state, argv []string) (string, string, int) {
 		return n.sendmany(st, args)
 	case "listtransactions":
 		return n.listTransactions(args)
+	case "sendrawtransaction":
+		return n.sendRawTransaction(args)
 	}
 	return rpcError(m, -32601, "Method not found")
+}
+
+// sendRawTransaction takes a transaction (in the model's raw form) into
+// the mempool, with Bitcoin Core's refusals for one it already has.
+func (n *net) sendRawTransaction(args []string) (string, string, int) {
+	const m = "sendrawtransaction"
+	if len(args) < 2 {
+		return rpcError(m, -1, "sendrawtransaction \"hexstring\" ( maxfeerate maxburnamount )")
+	}
+	txid, ok := strings.CutPrefix(args[1], "02000000")
+	if !ok || len(txid) != 64 {
+		return rpcError(m, -22, "TX decode failed. Make sure the tx has at least one input.")
+	}
+	if _, mined := n.Mined[txid]; mined {
+		return rpcError(m, -27, "Transaction outputs already in utxo set")
+	}
+	if slices.Contains(n.Mempool, txid) {
+		return rpcError(m, -26, "txn-already-in-mempool")
+	}
+	n.broadcast(txid)
+	return txid + "\n", m, 0
+}
+
+// loseMempool is bitcoind killed and started again by Docker's restart
+// policy: Bitcoin Core writes mempool.dat only on a clean stop, so a kill
+// loses every unconfirmed transaction (a clean restart keeps them).
+func (st *state) loseMempool() {
+	for _, n := range st.Nets {
+		n.Mempool = nil
+	}
 }
 
 func (n *net) sendmany(st *state, args []string) (string, string, int) {

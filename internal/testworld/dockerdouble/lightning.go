@@ -152,7 +152,7 @@ func (n *net) lightningCLI(st *state, nd *node, argv []string) (string, string, 
 // positionalNames are the parameter orders of the methods the bootstrap
 // calls without -k.
 var positionalNames = map[string][]string{
-	"getinfo": {}, "listfunds": {"spent"}, "listpeerchannels": {"id"}, "listchannels": {"short_channel_id", "source", "destination"},
+	"getinfo": {}, "listfunds": {"spent"}, "listtransactions": {}, "listpeerchannels": {"id"}, "listchannels": {"short_channel_id", "source", "destination"},
 	"connect": {"id", "host", "port"}, "pay": {"bolt11", "amount_msat"}, "showrunes": {"rune"},
 	"checkrune": {"rune", "nodeid", "method", "params"}, "listinvoices": {"label"}, "newaddr": {"addresstype"},
 }
@@ -228,6 +228,8 @@ func (n *net) call(st *state, nd *node, method string, p map[string]json.RawMess
 			return nil, &lnError{-32602, "addresstype: should be one of bech32, p2tr, all"}
 		}
 		return out, nil
+	case "listtransactions":
+		return n.walletTransactions(nd), nil
 	case "listfunds":
 		return n.listFunds(nd), nil
 	case "connect":
@@ -423,8 +425,30 @@ func (n *net) multifund(nd *node, p map[string]json.RawMessage) (any, error) {
 			"channel_type": map[string]any{"bits": []int{12, 22}, "names": []string{"static_remotekey/even", "anchors/even"}}})
 	}
 	n.broadcast(txid)
-	return map[string]any{"tx": "02000000" + txid, "txid": txid, "channel_ids": ids}, nil
+	return map[string]any{"tx": modelRawTx(txid), "txid": txid, "channel_ids": ids}, nil
 }
+
+// walletTransactions is lightningd's wallet record of the funding
+// transactions the node made, raw as multifundchannel returned them: what
+// is there to broadcast again when bitcoind lost them.
+func (n *net) walletTransactions(nd *node) any {
+	txs := []map[string]any{}
+	seen := map[string]bool{}
+	for _, c := range n.Channels {
+		if c.Opener != nd.Service || seen[c.FundingTxid] {
+			continue
+		}
+		seen[c.FundingTxid] = true
+		at := n.Mined[c.FundingTxid]
+		txs = append(txs, map[string]any{"hash": c.FundingTxid, "rawtx": modelRawTx(c.FundingTxid), "blockheight": at[0], "txindex": at[1],
+			"locktime": 0, "version": 2, "inputs": []any{}, "outputs": []any{}})
+	}
+	return map[string]any{"transactions": txs}
+}
+
+// modelRawTx is the model's stand-in for a signed transaction: a version
+// prefix and the txid, which bitcoind's sendrawtransaction reads back.
+func modelRawTx(txid string) string { return "02000000" + txid }
 
 func (n *net) listPeerChannels(nd *node, only string) any {
 	out := []map[string]any{}

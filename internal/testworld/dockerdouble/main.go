@@ -27,7 +27,9 @@
 // (the connection drops mid-bootstrap); "sleep-before <method> <seconds>"
 // holds the call (a slow node); both are consumed by the first matching
 // call. "never-confirm cln-<i>" stays: that node's funding transactions
-// are never mined.
+// are never mined. "lose-mempool-after <method>" lets the call succeed,
+// then empties bitcoind's mempool, as a kill of bitcoind (restarted by its
+// policy) does.
 package main
 
 import (
@@ -80,6 +82,9 @@ func main() {
 	}
 	st := load(dir)
 	out, method, code := run(st, os.Args[1:])
+	if consumeFaultLine(dir, "lose-mempool-after "+method) {
+		st.loseMempool()
+	}
 	save(dir, st)
 	kill := consumeFault(dir, method)
 	_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
@@ -265,15 +270,19 @@ func usage(args []string) int {
 	return 2
 }
 
-func consumeFault(dir, method string) bool {
+func consumeFault(dir, method string) bool { return consumeFaultLine(dir, "kill-after "+method) }
+
+// consumeFaultLine removes the first fault line equal to line, telling
+// whether there was one.
+func consumeFaultLine(dir, line string) bool {
 	path := filepath.Join(dir, "faults")
 	b, err := os.ReadFile(path)
-	if err != nil || method == "" {
+	if err != nil || strings.HasSuffix(line, " ") {
 		return false
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	for i, l := range lines {
-		if l == "kill-after "+method {
+		if l == line {
 			rest := append(lines[:i:i], lines[i+1:]...)
 			_ = os.WriteFile(path, []byte(strings.Join(rest, "\n")), 0o600)
 			return true
