@@ -3,6 +3,7 @@ package storefront
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 
 	"strconv"
 	"strings"
@@ -20,6 +21,11 @@ type Settings struct {
 	LinkKeyFile string
 	// MetricsAddr serves /metrics (LNPLAYLIVE_WEB_METRICS_ADDR); "" for none.
 	MetricsAddr string
+	// TLSAddr serves the storefront and the attendees' proxy over TLS, with
+	// a certificate for the public URL's host by ACME
+	// (LNPLAYLIVE_WEB_TLS_ADDR, e.g. :443); "" for none.
+	TLSAddr string
+	ACME    ACME
 	Config
 }
 
@@ -59,6 +65,17 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 			return s, fmt.Errorf("LNPLAYLIVE_WEB_TRUSTED_PROXIES: %q is neither an address nor a CIDR prefix", p)
 		}
 		s.TrustedProxies = append(s.TrustedProxies, pre.Masked())
+	}
+	if s.TLSAddr = getenv("LNPLAYLIVE_WEB_TLS_ADDR"); s.TLSAddr != "" {
+		u, err := url.Parse(s.PublicURL)
+		if s.PublicURL == "" || err != nil || u.Scheme != "https" || u.Hostname() == "" {
+			return s, fmt.Errorf("LNPLAYLIVE_WEB_TLS_ADDR is set: LNPLAYLIVE_WEB_PUBLIC_URL must be the https:// address buyers use, whose host gets the certificate")
+		}
+		s.ACME = ACME{Hosts: []string{u.Hostname()}, Directory: getenv("LNPLAYLIVE_WEB_ACME_DIRECTORY"),
+			CacheDir: getenv("LNPLAYLIVE_WEB_ACME_CACHE"), Email: getenv("LNPLAYLIVE_WEB_ACME_EMAIL")}
+		if s.ACME.CacheDir == "" {
+			return s, fmt.Errorf("LNPLAYLIVE_WEB_TLS_ADDR is set but LNPLAYLIVE_WEB_ACME_CACHE is not: name a directory that keeps the certificates across restarts")
+		}
 	}
 	if v := getenv("LNPLAYLIVE_WEB_ORDERS_BURST"); v != "" {
 		n, err := strconv.Atoi(v)

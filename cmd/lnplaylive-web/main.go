@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,8 +79,20 @@ func run(log *slog.Logger) error {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
 		BaseContext: func(net.Listener) context.Context { return base }}
 	log.Info("storefront listening", "addr", ln.Addr().String(), "public_url", set.PublicURL, "lightning_rpc", set.LightningRPC)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if set.TLSAddr != "" {
+		cfg, err := set.ACME.TLSConfig()
+		if err != nil {
+			return err
+		}
+		tl, err := tls.Listen("tcp", set.TLSAddr, cfg)
+		if err != nil {
+			return fmt.Errorf("LNPLAYLIVE_WEB_TLS_ADDR: %w", err)
+		}
+		log.Info("storefront and attendees' proxy over TLS", "addr", tl.Addr().String(), "hosts", set.ACME.Hosts, "acme_directory", set.ACME.Directory)
+		go func() { errc <- hs.Serve(tl) }()
+	}
 	select {
 	case err := <-errc:
 		return err
