@@ -70,21 +70,7 @@ func TestTheStorefrontGetsItsCertificateByACME(t *testing.T) {
 	pebble := httptest.NewTLSServer(front.Handler())
 	defer pebble.Close()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	node := &proxyNode{live: l.Addr().String(), asks: map[string]int{}}
+	node := &proxyNode{live: echoPeer(t), asks: map[string]int{}}
 	s, err := New(Config{Log: slog.New(slog.DiscardHandler)}, node)
 	if err != nil {
 		t.Fatal(err)

@@ -42,15 +42,13 @@ func (n *proxyNode) Call(_ context.Context, method string, params, result any) e
 	return json.Unmarshal(b, result)
 }
 
-// The storefront serves the attendees' proxy at /ws-proxy/<host>:<port>,
-// over its own TLS: a wallet reaches a live order's node, and only that;
-// the plugin is asked once per address however often wallets reconnect.
-func TestTheStorefrontProxiesToLiveNodesOnly(t *testing.T) {
+// echoPeer stands in for a node's p2p port: it echoes what it reads.
+func echoPeer(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -60,7 +58,14 @@ func TestTheStorefrontProxiesToLiveNodesOnly(t *testing.T) {
 			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
 		}
 	}()
-	node := &proxyNode{live: l.Addr().String(), asks: map[string]int{}}
+	return l.Addr().String()
+}
+
+// The storefront serves the attendees' proxy at /ws-proxy/<host>:<port>,
+// over its own TLS: a wallet reaches a live order's node, and only that;
+// the plugin is asked once per address however often wallets reconnect.
+func TestTheStorefrontProxiesToLiveNodesOnly(t *testing.T) {
+	node := &proxyNode{live: echoPeer(t), asks: map[string]int{}}
 	s, err := New(Config{Log: slog.New(slog.DiscardHandler)}, node)
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,20 @@ func starter(t *testing.T, script string) (start func(context.Context) (*Proc, e
 	}, log
 }
 
+// watchCounted starts script once and supervises it; starts counts every
+// start, the first included.
+func watchCounted(t *testing.T, s *Supervisor, name, script string) (first *Proc, log string, starts *int) {
+	start, log := starter(t, script)
+	n := 0
+	counted := func(ctx context.Context) (*Proc, error) { n++; return start(ctx) }
+	p, err := counted(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Watch(name, p, log, counted)
+	return p, log, &n
+}
+
 type restarts struct {
 	mu   sync.Mutex
 	seen []Restart
@@ -111,20 +125,13 @@ func TestACrashLoopStopsWithTheCause(t *testing.T) {
 // A process that exits by itself right after its first start never came
 // up (a bad setting): given up on at once, not retried.
 func TestAProcessThatCannotStartStopsAtOnce(t *testing.T) {
-	start, log := starter(t, "echo 'listen 127.0.0.1:8081: address already in use' >&2; exit 1")
-	starts := 0
-	counted := func(ctx context.Context) (*Proc, error) { starts++; return start(ctx) }
-	p, err := counted(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &Supervisor{InitialDelay: time.Millisecond}
-	s.Watch("codec-server", p, log, counted)
+	_, _, starts := watchCounted(t, s, "codec-server", "echo 'listen 127.0.0.1:8081: address already in use' >&2; exit 1")
 	t.Cleanup(s.Stop)
 	select {
 	case err := <-s.Failed():
-		if !strings.Contains(err.Error(), "codec-server could not start (exit status 1") || !strings.Contains(err.Error(), "address already in use") || starts != 1 {
-			t.Fatalf("%d starts: %v", starts, err)
+		if !strings.Contains(err.Error(), "codec-server could not start (exit status 1") || !strings.Contains(err.Error(), "address already in use") || *starts != 1 {
+			t.Fatalf("%d starts: %v", *starts, err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("not given up on")
@@ -133,19 +140,12 @@ func TestAProcessThatCannotStartStopsAtOnce(t *testing.T) {
 
 // Once stopped, a supervisor starts nothing again.
 func TestStoppedSupervisorRestartsNothing(t *testing.T) {
-	start, log := starter(t, "exec sleep 60")
-	starts := 0
-	counted := func(ctx context.Context) (*Proc, error) { starts++; return start(ctx) }
-	p, err := counted(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &Supervisor{InitialDelay: time.Millisecond}
-	s.Watch("child", p, log, counted)
+	p, _, starts := watchCounted(t, s, "child", "exec sleep 60")
 	s.Stop()
 	p.Stop(syscall.SIGKILL, time.Second)
 	time.Sleep(50 * time.Millisecond)
-	if starts != 1 {
-		t.Fatalf("started %d times after Stop", starts)
+	if *starts != 1 {
+		t.Fatalf("started %d times after Stop", *starts)
 	}
 }
