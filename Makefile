@@ -25,17 +25,19 @@ $(BIN)/temporal:
 # hand-out sheet as a person would see it.
 DEBS := openssh-server jq cloud-init libsodium23 libsqlite3-0 libpq5 libssl3 zlib1g chromium poppler-utils \
 	libevent-2.1-7 libevent-core-2.1-7 libevent-pthreads-2.1-7 iproute2 util-linux
-# axe-core, from npm: the storefront's browser test checks every page with it.
+# axe-core, from npm: the storefront's browser test checks every page with it;
+# lnmessage, Clams's connection library: a wallet's sync through our proxy.
 AXE_VERSION := 4.14.1
+LNMESSAGE_VERSION := 0.2.7
 deps:
 	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@if [ ! -f .data/npm/node_modules/axe-core/axe.min.js ]; then \
+	@if [ ! -f .data/npm/node_modules/axe-core/axe.min.js ] || [ ! -f .data/npm/node_modules/lnmessage/package.json ]; then \
 		command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
-		mkdir -p .data/npm && npm install --silent --no-save --no-audit --no-fund --prefix .data/npm axe-core@$(AXE_VERSION); \
+		mkdir -p .data/npm && npm install --silent --no-save --no-audit --no-fund --prefix .data/npm axe-core@$(AXE_VERSION) lnmessage@$(LNMESSAGE_VERSION); \
 	fi
 
 # The production shape without containers (issue 16): Temporal's server and
