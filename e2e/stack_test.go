@@ -175,7 +175,9 @@ func TestStack(t *testing.T) {
 		}
 	})
 
-	for _, service := range []string{"history", "frontend", "matching"} {
+	// Each of Temporal's services in turn (the system worker too), killed
+	// with nothing to start it again but the stack's supervisor.
+	for _, service := range stack.Services {
 		t.Run(service+" SIGKILL mid-provisioning, payments meanwhile", func(t *testing.T) {
 			f := newFaultEnvWith(t, nil, options{stack: s})
 			a, b, c := f.order(), f.order(), f.order()
@@ -189,7 +191,7 @@ func TestStack(t *testing.T) {
 				time.Sleep(2 * time.Second)
 				f.pay(c)
 			})
-			f.convergeRecovered("stack: "+service+" SIGKILL mid-provisioning, payments meanwhile", 3*time.Minute, back)
+			f.convergeRecovered("stack: temporal "+service+" SIGKILL mid-provisioning, payments meanwhile", 3*time.Minute, back)
 		})
 	}
 
