@@ -217,6 +217,7 @@ func deprecationNote(t *hcloud.ServerType) string {
 // the next, so it is read again at most once an hour.
 type catalogue struct {
 	mu      sync.Mutex
+	types   []*hcloud.ServerType
 	plan    Plan
 	readAt  time.Time
 	lastErr error
@@ -240,8 +241,29 @@ func (p *Provider) Plan(ctx context.Context) (Plan, error) {
 		// Retrying cannot help: the configuration or the catalogue must change.
 		err = &infra.PermanentError{Reason: "Hetzner's catalogue: " + err.Error(), Err: err}
 	}
-	p.cat.plan, p.cat.lastErr, p.cat.readAt = plan, err, time.Now()
+	p.cat.types, p.cat.plan, p.cat.lastErr, p.cat.readAt = types, plan, err, time.Now()
 	return plan, err
+}
+
+// candidates are the ways to order a machine for n nodes: the plan's, or
+// for a size the plugin sells beyond the ones planned (its price table is
+// its own), the cheapest fits of the same catalogue.
+func (p *Provider) candidates(ctx context.Context, n int) ([]Candidate, error) {
+	plan, err := p.Plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := plan.BySize[n]; ok {
+		return c, nil
+	}
+	p.cat.mu.Lock()
+	c := Pick(p.cat.types, n, p.cfg.Locations, p.cfg.Architectures)
+	p.cat.mu.Unlock()
+	if len(c) == 0 {
+		cores, mem := Need(n)
+		return nil, &infra.PermanentError{Reason: fmt.Sprintf("no server type with %d vCPU and %.1f GB is orderable in %s for %d nodes", cores, mem, strings.Join(p.cfg.Locations, ", "), n)}
+	}
+	return c, nil
 }
 
 // Check is the worker's start-up check of Hetzner: the token works, the

@@ -59,6 +59,19 @@ func TestEachSizeGetsTheCheapestTypeOnSaleToday(t *testing.T) {
 	}
 }
 
+// A size the plugin sells beyond the planned ones (its price table is the
+// operator's) still gets the cheapest type that holds it.
+func TestAnUnplannedSizeGetsTheCheapestFit(t *testing.T) {
+	api := hetznertest.New(t)
+	p := newProvider(t, api)
+	if _, err := p.Acquire(context.Background(), infra.Spec{OrderID: "o-24", NodeCount: 24}, noBeat); err != nil {
+		t.Fatal(err)
+	}
+	if s := api.Servers(); len(s) != 1 || s[0].Type != "cx33" {
+		t.Fatalf("servers %+v; want one cx33 for 24 nodes (3 vCPU, 5.75 GB)", s)
+	}
+}
+
 // The sizing rule itself, as SPEC §5 states its floor.
 func TestNeedHoldsTheSpecsFloor(t *testing.T) {
 	for n, wantCores := range map[int]int{8: 2, 16: 2, 32: 4, 64: 8} {

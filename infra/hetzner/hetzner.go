@@ -168,13 +168,9 @@ func (p *Provider) find(ctx context.Context, orderID string) (*hcloud.Server, er
 }
 
 func (p *Provider) create(ctx context.Context, spec infra.Spec, heartbeat func(string)) (*hcloud.Server, error) {
-	plan, err := p.Plan(ctx)
+	candidates, err := p.candidates(ctx, spec.NodeCount)
 	if err != nil {
 		return nil, err
-	}
-	candidates, ok := plan.BySize[spec.NodeCount]
-	if !ok {
-		return nil, &infra.PermanentError{Reason: fmt.Sprintf("no server type for %d nodes: it is not a size this worker sells", spec.NodeCount)}
 	}
 	key, _, err := p.c.SSHKey.GetByName(ctx, p.cfg.SSHKeyName)
 	if err != nil {
