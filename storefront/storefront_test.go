@@ -200,6 +200,11 @@ func TestSettingsRefuseWithTheFix(t *testing.T) {
 		{map[string]string{"LNPLAYLIVE_LIGHTNING_RPC": "/x", "LNPLAYLIVE_WEB_PUBLIC_URL": "https://a"}, "LNPLAYLIVE_WEB_LINK_KEY_FILE"},
 		{map[string]string{"LNPLAYLIVE_LIGHTNING_RPC": "/x", "LNPLAYLIVE_WEB_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, `"nonsense"`},
 		{map[string]string{"LNPLAYLIVE_LIGHTNING_RPC": "/x", "LNPLAYLIVE_WEB_ORDERS_BURST": "0"}, "LNPLAYLIVE_WEB_ORDERS_BURST"},
+		{map[string]string{"LNPLAYLIVE_LIGHTNING_RPC": "/x", "LNPLAYLIVE_WEB_TLS_ADDR": ":443"}, "LNPLAYLIVE_WEB_PUBLIC_URL must be the https://"},
+		{map[string]string{"LNPLAYLIVE_LIGHTNING_RPC": "/x", "LNPLAYLIVE_WEB_TLS_ADDR": ":443", "LNPLAYLIVE_WEB_PUBLIC_URL": "http://shop.example",
+			"LNPLAYLIVE_WEB_LINK_KEY_FILE": "/k"}, "LNPLAYLIVE_WEB_PUBLIC_URL must be the https://"},
+		{map[string]string{"LNPLAYLIVE_LIGHTNING_RPC": "/x", "LNPLAYLIVE_WEB_TLS_ADDR": ":443", "LNPLAYLIVE_WEB_PUBLIC_URL": "https://shop.example",
+			"LNPLAYLIVE_WEB_LINK_KEY_FILE": "/k"}, "LNPLAYLIVE_WEB_ACME_CACHE"},
 	} {
 		if _, err := SettingsFromEnv(env(c.env)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v; want it to say %s", c.env, err, c.want)
