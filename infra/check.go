@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -15,6 +16,14 @@ type Check struct {
 	Fix    string // with Err: what the operator does about it
 	// Warning: passed, but worth the operator's attention now.
 	Warning bool
+}
+
+// Transient tells a failure the outside world may recover from by itself
+// (the service did not answer) from one that needs the operator (a token,
+// a name or a type it refuses): only the latter stops sales.
+func (c Check) Transient() bool {
+	var perm *PermanentError
+	return c.Err != nil && !errors.As(c.Err, &perm)
 }
 
 // Line is the check as one line of a report.
@@ -33,12 +42,13 @@ type Checker interface {
 	Check(ctx context.Context) []Check
 }
 
-// Failed is the failed checks, as one sentence a customer-facing refusal
-// can carry (nothing secret is in a check); "" when all passed.
+// Failed is the checks that failed for good, as one sentence a
+// customer-facing refusal can carry (nothing secret is in a check); ""
+// when none did.
 func Failed(checks []Check) string {
 	var failed []string
 	for _, c := range checks {
-		if c.Err != nil {
+		if c.Err != nil && !c.Transient() {
 			failed = append(failed, fmt.Sprintf("%s: %v (fix: %s)", c.Name, c.Err, c.Fix))
 		}
 	}

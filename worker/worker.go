@@ -150,6 +150,8 @@ func checkOutsideWorld(ctx context.Context, p infra.Provider, log *slog.Logger) 
 	}
 	for _, c := range checks {
 		switch {
+		case c.Transient():
+			log.Warn("start-up check could not finish: sales go on, and orders retry while it lasts", "check", c.Name, "error", c.Err, "fix", c.Fix)
 		case c.Err != nil:
 			log.Error("start-up check failed: no order is sold until it passes (fix it, then restart the worker)", "check", c.Name, "error", c.Err, "fix", c.Fix)
 		case c.Warning:

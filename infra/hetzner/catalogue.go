@@ -284,7 +284,7 @@ func (p *Provider) Check(ctx context.Context) []infra.Check {
 		case err != nil:
 			out = append(out, infra.Check{Name: name, Err: classify("look up image", err), Fix: "retry; Hetzner did not answer"})
 		case img == nil:
-			out = append(out, infra.Check{Name: name, Err: fmt.Errorf("Hetzner has no such image"), Fix: "set LNPLAYLIVE_HETZNER_IMAGE to a system image Hetzner lists (e.g. debian-12)"})
+			out = append(out, infra.Check{Name: name, Err: &infra.PermanentError{Reason: "Hetzner has no such image"}, Fix: "set LNPLAYLIVE_HETZNER_IMAGE to a system image Hetzner lists (e.g. debian-12)"})
 		default:
 			out = append(out, infra.Check{Name: name, Detail: "available"})
 		}
@@ -294,7 +294,7 @@ func (p *Provider) Check(ctx context.Context) []infra.Check {
 	case err != nil:
 		out = append(out, infra.Check{Name: "SSH key " + p.cfg.SSHKeyName, Err: classify("look up SSH key", err), Fix: "retry; Hetzner did not answer"})
 	case key == nil:
-		out = append(out, infra.Check{Name: "SSH key " + p.cfg.SSHKeyName, Err: fmt.Errorf("not registered in the project"),
+		out = append(out, infra.Check{Name: "SSH key " + p.cfg.SSHKeyName, Err: &infra.PermanentError{Reason: "not registered in the project"},
 			Fix: "register the public half of LNPLAYLIVE_SSH_KEY_FILE at Hetzner under this name, or set LNPLAYLIVE_HETZNER_SSH_KEY to its name"})
 	default:
 		out = append(out, infra.Check{Name: "SSH key " + p.cfg.SSHKeyName, Detail: "registered (" + key.Fingerprint + ")"})
@@ -303,7 +303,7 @@ func (p *Provider) Check(ctx context.Context) []infra.Check {
 	var pe *PlanError
 	switch {
 	case errors.As(err, &pe):
-		out = append(out, infra.Check{Name: fmt.Sprintf("server type for %d nodes", pe.Nodes), Err: errors.New(pe.Why), Fix: pe.Fix})
+		out = append(out, infra.Check{Name: fmt.Sprintf("server type for %d nodes", pe.Nodes), Err: &infra.PermanentError{Reason: pe.Why}, Fix: pe.Fix})
 	case err != nil:
 		out = append(out, infra.Check{Name: "server types", Err: err, Fix: "retry; Hetzner did not answer"})
 	default:

@@ -166,3 +166,23 @@ func TestTheAPIRefusesARemovedType(t *testing.T) {
 		}
 	}
 }
+
+// The start-up check: a token Hetzner rejects fails for good (sales stop,
+// with the fix); Hetzner not answering is transient (sales go on); on
+// today's catalogue every check passes.
+func TestTheStartUpCheckTellsLastingFromPassingFailures(t *testing.T) {
+	api := hetznertest.New(t)
+	ctx := context.Background()
+	if failed := infra.Failed(newProvider(t, api).Check(ctx)); failed != "" {
+		t.Fatalf("today's catalogue: %s", failed)
+	}
+	checks := newProvider(t, api, func(c *Config) { c.Token = "revoked" }).Check(ctx)
+	if len(checks) != 1 || checks[0].Err == nil || checks[0].Transient() || !strings.Contains(infra.Failed(checks), "HCLOUD_TOKEN") {
+		t.Fatalf("a rejected token: %+v", checks)
+	}
+	api.Inject(hetznertest.Fault{Method: "GET", Path: "/server_types", Times: 100, Status: 503})
+	checks = newProvider(t, api).Check(ctx)
+	if checks[0].Err == nil || !checks[0].Transient() || infra.Failed(checks) != "" {
+		t.Fatalf("Hetzner not answering: %+v", checks)
+	}
+}
