@@ -2,22 +2,16 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/lnplaylive/lnplaylive/infra/playground"
-	"github.com/lnplaylive/lnplaylive/infra/wsproxy"
 	"github.com/lnplaylive/lnplaylive/internal/testworld/realcln"
 	"github.com/lnplaylive/lnplaylive/order"
 )
@@ -59,34 +53,12 @@ func TestAClamsLinkOpensAndPaysInClamsRemote(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(site, "200.html")); err != nil {
 		t.Fatalf("%s=%s is not a built Remote site: %v", ClamsRemoteEnv, site, err)
 	}
-	nodes := realcln.StartNet(t, 2, "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll=1")
-	alice, bob := nodes[0], nodes[1]
-	channel(t, alice, bob, 1_000_000)
-
-	var rune struct {
-		Rune string `json:"rune"`
-	}
-	restrictions, _ := jsonOf(playground.PlaygroundProfile.Restrictions)
-	if err := alice.Get(&rune, "createrune", "restrictions="+restrictions); err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(alice.Port))
-	relay := &wsproxy.Relay{
-		Authorize: func(_ context.Context, host string, port int) (wsproxy.Target, error) {
-			if net.JoinHostPort(host, strconv.Itoa(port)) != target {
-				return wsproxy.Target{}, wsproxy.ErrRefused
-			}
-			return wsproxy.Target{Order: "remote", Until: time.Now().Add(time.Hour)}, nil
-		},
-		ClientAddr: func(*http.Request) netip.Addr { return netip.MustParseAddr("127.0.0.1") },
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws-proxy/{target}", relay)
-	proxy := httptest.NewTLSServer(mux)
-	defer proxy.Close()
+	bob := realcln.Start(t, "--developer", "--dev-fast-gossip", "--dev-bitcoind-poll=1")
+	alice := realPayer(t, bob) // Alice holds a channel to Bob
+	rune := playgroundRune(t, alice)
+	proxyURL, _ := proxyTo(t, alice)
 	app := remoteSite(t, site)
-	proxyURL := "wss" + strings.TrimPrefix(proxy.URL, "https") + "/ws-proxy"
-	link := order.ClamsURL(app, proxyURL, alice.ID(t), "127.0.0.1", alice.Port, rune.Rune, "Alice")
+	link := order.ClamsURL(app, proxyURL, alice.ID(t), "127.0.0.1", alice.Port, rune, "Alice")
 
 	// The test's proxy has a certificate of the test's own CA: the browser
 	// is told to take it, as a phone takes ACME's.
@@ -98,14 +70,24 @@ func TestAClamsLinkOpensAndPaysInClamsRemote(t *testing.T) {
 
 	ctx := tab(t, b)
 	do(t, ctx, "the attendee's link", chromedp.Navigate(link))
-	waitFor(t, 60*time.Second, "Remote connects to Alice through the proxy", func() bool {
+	remoteConnected := func() bool {
 		var peers struct {
 			Peers []struct {
-				ID string `json:"id"`
+				Connected bool `json:"connected"`
 			} `json:"peers"`
 		}
-		return alice.Get(&peers, "listpeers") == nil && len(peers.Peers) >= 2 // Bob, and Remote's ultra-light node
-	})
+		if alice.Get(&peers, "listpeers") != nil {
+			return false
+		}
+		n := 0
+		for _, p := range peers.Peers {
+			if p.Connected {
+				n++
+			}
+		}
+		return n >= 2 // Bob, and Remote's ultra-light node
+	}
+	waitReal(t, "Remote connected to Alice through the proxy", remoteConnected)
 	if u := get(t, ctx, "location", chromedp.Location()); strings.Contains(u, "/welcome") {
 		t.Fatalf("with larp=true Remote still asks for a passphrase: %s", u)
 	}
@@ -117,9 +99,22 @@ func TestAClamsLinkOpensAndPaysInClamsRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, "Remote's pay page", chromedp.Navigate(app+"/payments/pay/bolt11/"+inv.Bolt11))
+	// The page load reconnects the wallet: pay once it is connected again.
+	time.Sleep(time.Second)
+	waitReal(t, "Remote connected again on its pay page", remoteConnected)
 	do(t, ctx, "pay", chromedp.WaitVisible(chromedp.Search(`//button[normalize-space(.)="Pay"]`)),
 		chromedp.Click(chromedp.Search(`//button[normalize-space(.)="Pay"]`)))
-	waitFor(t, 60*time.Second, "Bob is paid from Remote", func() bool {
+	t.Cleanup(func() {
+		if t.Failed() {
+			pays, _ := alice.Call("listpays")
+			t.Logf("Alice's pays: %s", pays)
+			c, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			body, _ := chromedp.Run(c, chromedp.Text(chromedp.CSS("body")))
+			t.Logf("Remote's page: %s", body)
+		}
+	})
+	waitReal(t, "Bob paid from Remote", func() bool {
 		var li struct {
 			Invoices []struct {
 				Status string `json:"status"`
@@ -139,70 +134,4 @@ func waitURL(t *testing.T, ctx context.Context, want, what string) {
 		}
 	}
 	t.Fatalf("%s: at %s, not %s", what, last, want)
-}
-
-// waitFor polls ok until it holds, within limit.
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(limit); !ok(); time.Sleep(250 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, limit)
-		}
-	}
-}
-
-func jsonOf(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}
-
-// channel funds from on the chain stand-in and opens a channel of sat to
-// to, confirmed and usable both ways.
-func channel(t *testing.T, from, to *realcln.Node, sat int) {
-	t.Helper()
-	var addr struct {
-		Bech32 string `json:"bech32"`
-	}
-	if err := from.Get(&addr, "newaddr", "addresstype=bech32"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := from.Bitcoin("faucet", addr.Bech32, "1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := from.Bitcoin("generatetoaddress", "1"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "the funding is seen", func() bool {
-		var f struct {
-			Outputs []struct {
-				Status string `json:"status"`
-			} `json:"outputs"`
-		}
-		return from.Get(&f, "listfunds") == nil && len(f.Outputs) > 0 && f.Outputs[0].Status == "confirmed"
-	})
-	// Both must see the funding's block first: a node still at height 0
-	// records the channel at block 0, which lightningd asserts against.
-	for _, n := range []*realcln.Node{from, to} {
-		waitFor(t, 30*time.Second, "the nodes see the chain", func() bool {
-			var info struct {
-				Blockheight int `json:"blockheight"`
-			}
-			return n.Get(&info, "getinfo") == nil && info.Blockheight > 0
-		})
-	}
-	dest, _ := jsonOf([]map[string]any{{"id": to.ID(t) + "@127.0.0.1:" + strconv.Itoa(to.Port), "amount": sat}})
-	if _, err := from.Call("multifundchannel", "destinations="+dest); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := from.Bitcoin("generatetoaddress", "6"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, "the channel is normal", func() bool {
-		var pc struct {
-			Channels []struct {
-				State string `json:"state"`
-			} `json:"channels"`
-		}
-		return from.Get(&pc, "listpeerchannels") == nil && len(pc.Channels) == 1 && pc.Channels[0].State == "CHANNELD_NORMAL"
-	})
 }

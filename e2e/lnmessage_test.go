@@ -42,6 +42,46 @@ ln.disconnect()
 process.exit(0)
 `
 
+// playgroundRune mints a rune of the playground profile, as the bootstrap
+// does for an attendee.
+func playgroundRune(t *testing.T, n *realcln.Node) string {
+	t.Helper()
+	var r struct {
+		Rune string `json:"rune"`
+	}
+	restrictions, _ := json.Marshal(playground.PlaygroundProfile.Restrictions)
+	if err := n.Get(&r, "createrune", "restrictions="+string(restrictions)); err != nil {
+		t.Fatal(err)
+	}
+	return r.Rune
+}
+
+// proxyTo serves our attendee proxy over TLS, relaying to n's Lightning
+// port only: its wss URL, and its certificate's PEM file for a client to
+// trust (as a phone trusts ACME's).
+func proxyTo(t *testing.T, n *realcln.Node) (url, caFile string) {
+	t.Helper()
+	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(n.Port))
+	relay := &wsproxy.Relay{
+		Authorize: func(_ context.Context, host string, port int) (wsproxy.Target, error) {
+			if net.JoinHostPort(host, strconv.Itoa(port)) != target {
+				return wsproxy.Target{}, wsproxy.ErrRefused
+			}
+			return wsproxy.Target{Order: "attendee", Until: time.Now().Add(time.Hour)}, nil
+		},
+		ClientAddr: func(*http.Request) netip.Addr { return netip.MustParseAddr("127.0.0.1") },
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws-proxy/{target}", relay)
+	srv := httptest.NewTLSServer(mux)
+	t.Cleanup(srv.Close)
+	caFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "wss" + strings.TrimPrefix(srv.URL, "https") + "/ws-proxy", caFile
+}
+
 // An attendee's wallet syncs through our proxy over TLS: lnmessage, the
 // library Clams Remote connects with, reaches a real lightningd through
 // lnplaylive's proxy (TLS by a certificate the test CA signs, as ACME's
@@ -56,36 +96,12 @@ func TestLnmessageSyncsThroughOurProxyOverTLS(t *testing.T) {
 	}
 	node := realcln.Start(t, "--developer")
 	id := node.ID(t)
-	var rune struct {
-		Rune string `json:"rune"`
-	}
-	restrictions, _ := json.Marshal(playground.PlaygroundProfile.Restrictions)
-	if err := node.Get(&rune, "createrune", "restrictions="+string(restrictions)); err != nil {
-		t.Fatal(err)
-	}
-	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(node.Port))
-	relay := &wsproxy.Relay{
-		Authorize: func(_ context.Context, host string, port int) (wsproxy.Target, error) {
-			if net.JoinHostPort(host, strconv.Itoa(port)) != target {
-				return wsproxy.Target{}, wsproxy.ErrRefused
-			}
-			return wsproxy.Target{Order: "lnmessag", Until: time.Now().Add(time.Hour)}, nil
-		},
-		ClientAddr: func(*http.Request) netip.Addr { return netip.MustParseAddr("127.0.0.1") },
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws-proxy/{target}", relay)
-	srv := httptest.NewTLSServer(mux)
-	defer srv.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	rune := playgroundRune(t, node)
+	proxy, ca := proxyTo(t, node)
 	script := filepath.Join(npm, "lnplaylive-sync.mjs")
 	if err := os.WriteFile(script, []byte(lnmessageSync), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	proxy := "wss" + strings.TrimPrefix(srv.URL, "https") + "/ws-proxy"
 	sync := playground.ClamsMethods["sync"]
 	var methods []string
 	for _, m := range sync {
@@ -95,7 +111,7 @@ func TestLnmessageSyncsThroughOurProxyOverTLS(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", script, proxy, id, "127.0.0.1", strconv.Itoa(node.Port), rune.Rune, strings.Join(methods, ","))
+	cmd := exec.CommandContext(ctx, "node", script, proxy, id, "127.0.0.1", strconv.Itoa(node.Port), rune, strings.Join(methods, ","))
 	cmd.Dir = npm
 	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+ca)
 	out, err := cmd.CombinedOutput()
