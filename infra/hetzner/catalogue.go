@@ -186,6 +186,9 @@ func planFor(types []*hcloud.ServerType, sizes []int, pinned map[int]string, loc
 		if note := deprecationNote(t); note != "" {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("pinned server type %s for %d nodes%s: pin its successor before then", name, n, note))
 		}
+		if cores, mem := Need(n); t.Cores < cores || float64(t.Memory) < mem {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("pinned server type %s for %d nodes has %d vCPU and %.0f GB; the sizing rule asks %d and %.1f GB", name, n, t.Cores, t.Memory, cores, mem))
+		}
 		plan.BySize[n] = at
 	}
 	return plan, nil

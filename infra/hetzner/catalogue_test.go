@@ -114,10 +114,13 @@ func TestSoldOutAtOrderTimeFallsToTheNextLocationThenType(t *testing.T) {
 func TestPinnedTypesAreCheckedAgainstTheCatalogue(t *testing.T) {
 	api := hetznertest.New(t)
 	ctx := context.Background()
-	pinned := newProvider(t, api, func(c *Config) { c.ServerTypes = map[int]string{8: "cpx22"} })
+	pinned := newProvider(t, api, func(c *Config) { c.ServerTypes = map[int]string{8: "cpx22", 64: "cx23"} })
 	plan, err := pinned.Plan(ctx)
-	if err != nil || plan.BySize[8][0].Type != "cpx22" || plan.BySize[16][0].Type != "cx33" {
+	if err != nil || plan.BySize[8][0].Type != "cpx22" || plan.BySize[16][0].Type != "cx33" || plan.BySize[64][0].Type != "cx23" {
 		t.Fatalf("pinned cpx22 for 8: %v %v", plan.BySize, err)
+	}
+	if len(plan.Warnings) != 1 || !strings.Contains(plan.Warnings[0], "cx23 for 64 nodes has 2 vCPU") {
+		t.Fatalf("a pinned type too small for its size: warnings %v", plan.Warnings)
 	}
 
 	removed := newProvider(t, api, func(c *Config) { c.ServerTypes = map[int]string{8: "cx22"} })
