@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -276,10 +277,20 @@ func hetznerFromEnv(token string, log *slog.Logger, reg prometheus.Registerer) (
 	return p, nil
 }
 
-// ClamsProxy is the websocket proxy attendees' links name
-// (LNPLAYLIVE_CLAMS_PROXY): Clams Remote's own by default, or lnplaylive-web's
-// (wss://<its public host>/ws-proxy) where the operator runs one.
-func ClamsProxy() string { return env("LNPLAYLIVE_CLAMS_PROXY", playground.DefaultClamsProxy) }
+// ClamsProxy is the websocket proxy attendees' links name: the setting
+// LNPLAYLIVE_CLAMS_PROXY when there is one; else our own, lnplaylive-web's,
+// when the storefront has a public https URL (LNPLAYLIVE_WEB_PUBLIC_URL,
+// the storefront's own setting, given to the worker too); else Clams
+// Remote's current one.
+func ClamsProxy() string {
+	if p := os.Getenv("LNPLAYLIVE_CLAMS_PROXY"); p != "" {
+		return p
+	}
+	if u, err := url.Parse(os.Getenv("LNPLAYLIVE_WEB_PUBLIC_URL")); err == nil && u.Scheme == "https" && u.Host != "" {
+		return "wss://" + u.Host + strings.TrimRight(u.Path, "/") + "/ws-proxy"
+	}
+	return playground.DefaultClamsProxy
+}
 
 // BootstrapperFromEnv builds the SSH bootstrapper from the operator's key
 // (LNPLAYLIVE_SSH_KEY_FILE); without a readable key there is none, and paid
