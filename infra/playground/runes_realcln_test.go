@@ -2,6 +2,7 @@ package playground
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -44,6 +45,26 @@ func checkReal(n *realcln.Node, rune string, c runetest.Call) error {
 func TestRuneProfilesOnARealCoreLightning(t *testing.T) {
 	n := realcln.Start(t)
 	now := time.Now()
+	var info struct {
+		Version string `json:"version"`
+	}
+	if err := n.Get(&info, "getinfo"); err != nil {
+		t.Fatal(err)
+	}
+	transcript := checkruneTranscript{RecordedFrom: "lightningd " + info.Version + ", checkrune", RecordedAt: now.UTC().Format(time.DateOnly),
+		Profiles: map[string][][]string{}}
+	defer func() {
+		// Recorded only on request, from the real node: the stand-in's
+		// verdicts are then held to it in every run without a build.
+		if os.Getenv(recordTranscriptsEnv) == "" || t.Failed() {
+			return
+		}
+		b, _ := json.MarshalIndent(transcript, "", " ")
+		if err := os.WriteFile(checkruneTranscriptFile, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %d checkrune verdicts in %s", len(transcript.Verdicts), checkruneTranscriptFile)
+	}()
 	for _, p := range []RuneProfile{PlaygroundProfile, {Name: "seed-without-rate", Restrictions: SeedProfile.Restrictions[:2]}} {
 		rune, uid := mintReal(t, n, p.Restrictions)
 		if err := p.Check(rune, uid); err != nil {
@@ -77,6 +98,8 @@ func TestRuneProfilesOnARealCoreLightning(t *testing.T) {
 			if real {
 				allowed++
 			}
+			transcript.Profiles[p.Name] = p.Restrictions
+			transcript.Verdicts = append(transcript.Verdicts, checkruneVerdict{Profile: p.Name, Method: c.Method, Params: c.Params, Permitted: real})
 		}
 		t.Logf("%s: lightningd permits %d of %d calls (%d Clams methods, %d refused calls)", p.Name, allowed, len(calls), len(allClamsMethods()), len(refusedCalls))
 	}
