@@ -168,6 +168,20 @@ func (x *invoiceIndex) listed(inv cln.Invoice) {
 	}
 }
 
+// paidIDs are the orders the index holds as paid: those that may be
+// provisioned now.
+func (x *invoiceIndex) paidIDs() []order.ID {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var ids []order.ID
+	for id, e := range x.byID {
+		if e.inv.Status == cln.StatusPaid {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // confirm keeps what lightningd said of an order the index holds (the
 // slow path's answer), so an expiry is asked once.
 func (x *invoiceIndex) confirm(id order.ID, paymentType string, inv cln.Invoice, found bool) {

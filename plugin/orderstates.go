@@ -130,6 +130,14 @@ func (o *orderStates) get(id order.ID) (st workflows.State, ok, recheck bool) {
 	return k.state, true, recheck
 }
 
+// holds tells whether a state is held for id (without counting it as a
+// poll, as get does).
+func (o *orderStates) holds(id order.ID) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.m[id] != nil
+}
+
 // nodeAt finds the provisioned, unexpired order with a node whose
 // Lightning port is host:port.
 func (o *orderStates) nodeAt(host string, port int, now time.Time) (order.ProxyTargetReply, bool) {

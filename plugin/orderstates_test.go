@@ -3,10 +3,12 @@ package plugin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/lnplaylive/lnplaylive/order"
+	"github.com/lnplaylive/lnplaylive/plugin/cln"
 	"github.com/lnplaylive/lnplaylive/workflows"
 )
 
@@ -89,7 +91,8 @@ func TestAnOverdueHeldStateIsNotServed(t *testing.T) {
 // held states say which addresses those are, and nothing else is one.
 func TestProxyTargetsAreTheNodesOfLiveOrdersOnly(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	s := &Service{now: func() time.Time { return now }}
+	s := NewService(Config{Products: order.DefaultProducts()}, nil, nil, slog.New(slog.DiscardHandler))
+	s.now = func() time.Time { return now }
 	s.states = newOrderStates(s.now)
 	live, ended, coming := order.NewID(), order.NewID(), order.NewID()
 	withNodes := func(status order.DeploymentStatus, until time.Time, host string) workflows.State {
@@ -123,5 +126,38 @@ func TestProxyTargetsAreTheNodesOfLiveOrdersOnly(t *testing.T) {
 		if _, err := s.ProxyTarget(ctx, []byte(bad)); !errors.As(err, &pe) {
 			t.Errorf("%s: %v; want a parameter error", bad, err)
 		}
+	}
+}
+
+// After a restart the plugin holds no state of an order provisioned long
+// ago: the proxy's question reads the paid orders' states (once per
+// interval, however many addresses are tried) and finds its nodes.
+func TestProxyTargetsOfPaidOrdersThePluginNoLongerHolds(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s := NewService(Config{Products: order.DefaultProducts()}, nil, nil, slog.New(slog.DiscardHandler))
+	s.now = func() time.Time { return now }
+	id := order.NewID()
+	s.index.paid(cln.Invoice{Label: id.Label(), Status: cln.StatusPaid, PaidAt: now.Add(-time.Hour).Unix()})
+	s.index.setReady(true)
+	reads := 0
+	s.statuses.fetch = func(_ context.Context, got order.ID) (workflows.State, error) {
+		reads++
+		st := deployed(order.Provisioned)
+		st.Deployment.VMExpirationDate = order.FormatTime(now.Add(time.Hour))
+		st.Deployment.Nodes = []order.Node{{Index: 1, Host: "203.0.113.5", P2PPort: 9736}}
+		return st, nil
+	}
+	ctx := context.Background()
+	r, err := s.ProxyTarget(ctx, []byte(`{"address":"203.0.113.5:9736"}`))
+	if err != nil || r.InvoiceID != id || r.Node != 1 {
+		t.Fatalf("a node of a paid order not held: %+v %v", r, err)
+	}
+	for _, addr := range []string{"203.0.113.5:22", "198.51.100.1:9736", "203.0.113.5:9737"} {
+		if _, err := s.ProxyTarget(ctx, []byte(`{"address":"`+addr+`"}`)); !errors.Is(err, order.ErrNotALiveNode) {
+			t.Fatalf("%s: %v", addr, err)
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("%d state reads for four questions in one interval; want 1", reads)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -70,6 +71,9 @@ type Service struct {
 	states    *orderStates
 	admission *saleAdmission
 	index     *invoiceIndex
+	// lastProxyScan is when lnplaylive-proxytarget last read the paid
+	// orders' states (unix ns), to bound those reads.
+	lastProxyScan atomic.Int64
 }
 
 // NewService wires the order methods to lightningd and Temporal.

@@ -84,7 +84,7 @@ func (s *Service) Payment(ctx context.Context, params json.RawMessage) (*order.P
 // with a node whose Lightning port is at the address, from the states the
 // orders pushed to this plugin. Anything else is ErrNotALiveNode, so the
 // proxy relays to no other address: it is never an open relay.
-func (s *Service) ProxyTarget(_ context.Context, params json.RawMessage) (*order.ProxyTargetReply, error) {
+func (s *Service) ProxyTarget(ctx context.Context, params json.RawMessage) (*order.ProxyTargetReply, error) {
 	host, port, err := order.ParseProxyTarget(params)
 	if err != nil {
 		return nil, err
@@ -92,5 +92,40 @@ func (s *Service) ProxyTarget(_ context.Context, params json.RawMessage) (*order
 	if r, ok := s.states.nodeAt(host, port, s.now()); ok {
 		return &r, nil
 	}
+	if r, ok := s.nodeOfPaidOrder(ctx, host, port); ok {
+		return &r, nil
+	}
 	return nil, order.ErrNotALiveNode
+}
+
+// proxyScanEvery bounds the scans of nodeOfPaidOrder: a scanner trying
+// address after address costs one scan in this interval, not one each.
+const proxyScanEvery = 5 * time.Second
+
+// nodeOfPaidOrder looks among the paid orders whose state this plugin does
+// not hold (it was restarted since they last changed, and no page has
+// asked for them since): their states are read once each (the status
+// cache's own reads), and searched for the address.
+func (s *Service) nodeOfPaidOrder(ctx context.Context, host string, port int) (order.ProxyTargetReply, bool) {
+	now := s.now()
+	if last := s.lastProxyScan.Load(); last != 0 && now.Sub(time.Unix(0, last)) < proxyScanEvery {
+		return order.ProxyTargetReply{}, false
+	}
+	s.lastProxyScan.Store(now.UnixNano())
+	for _, id := range s.index.paidIDs() {
+		if s.states.holds(id) {
+			continue // already searched by nodeAt
+		}
+		st, err := s.statuses.get(ctx, id)
+		d := st.Deployment
+		if err != nil || d == nil || d.Status != order.Provisioned || overdue(d, now) {
+			continue
+		}
+		for _, n := range d.Nodes {
+			if n.P2PPort == port && n.Host == host {
+				return order.ProxyTargetReply{InvoiceID: id, Node: n.Index, Until: d.VMExpirationDate}, true
+			}
+		}
+	}
+	return order.ProxyTargetReply{}, false
 }
